@@ -1,0 +1,1 @@
+"""jaxgan: a functional GAN framework for JAX."""

@@ -1,0 +1,186 @@
+"""From a :class:`jaxgan.config.Config` to the pieces of a run: data, networks, loss, optimizers, train step.
+
+Everything here is checked and built on the host before anything compiles, so a bad config fails in
+milliseconds with a message that names the field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from jaxgan import adapters, losses, penalties, remedies, train
+from jaxgan.config import Config, validate
+from jaxgan.data import toy
+from jaxgan.models import mlp
+
+PENALTIES: dict[str, Callable[[float], penalties.Penalty]] = {
+    "gp": lambda w: penalties.gradient_penalty(weight=w),
+    "dragan": lambda w: penalties.dragan_penalty(weight=w),
+    "r1": lambda gamma: penalties.r1_penalty(gamma=gamma),
+    "r2": lambda gamma: penalties.r2_penalty(gamma=gamma),
+}
+TOY_DATA = ("ring", "grid", "gaussian_1d", "gaussian_2d")
+
+
+class Experiment(NamedTuple):
+    """The built pieces of a run.
+
+    Attributes:
+      config: the validated config.
+      generator, discriminator: :class:`jaxgan.adapters.Net` s.
+      loss: the :class:`jaxgan.losses.GANLoss`.
+      g_optimizer, d_optimizer: optax transformations.
+      step_kwargs: keyword arguments for :func:`jaxgan.train.make_train_step` besides ``replicas``.
+      latent_fn: ``latent_fn(key) -> z`` for one sample.
+      data_shape: shape of one data sample.
+      toy: the :class:`jaxgan.data.toy.ToyDistribution` for toy data, else ``None``.
+      dataset: the image dataset for image data, else ``None``.
+      rows_per_step: rows of real data one train step consumes (``batch_size * n_critic``).
+    """
+
+    config: Config
+    generator: adapters.Net
+    discriminator: adapters.Net
+    loss: losses.GANLoss
+    g_optimizer: optax.GradientTransformation
+    d_optimizer: optax.GradientTransformation
+    step_kwargs: dict[str, Any]
+    latent_fn: Callable[[jax.Array], jax.Array]
+    data_shape: tuple[int, ...]
+    toy: Any
+    dataset: Any
+    rows_per_step: int
+
+    def make_train_step(self, replicas: train.Replicas = train.Replicas()):
+        return train.make_train_step(
+            self.generator, self.discriminator, self.loss, self.g_optimizer, self.d_optimizer,
+            replicas=replicas, **self.step_kwargs,
+        )
+
+    def init_state(self):
+        """The state at step 0, from the config's seed."""
+        c = self.config
+        b = max(c.pack, 2)
+        z = jnp.zeros((b, c.latent_dim))
+        x = jnp.zeros((b,) + self.data_shape)
+        labels = jnp.zeros((b,), jnp.int32) if c.conditional else None
+        from jaxgan.state import init_state
+
+        return init_state(
+            c.seed, self.generator, self.discriminator, self.g_optimizer, self.d_optimizer,
+            z=z, x=x, labels=labels, loss_state=self.loss.init_state(), ema=c.ema_decay is not None,
+        )
+
+    def sample_toy_batch(self, keys: jax.Array) -> dict[str, jax.Array]:
+        """On-device real data for toy runs: one row per per-sample key."""
+        return {"x": jax.vmap(self.toy.sample_one)(keys)}
+
+    def generate(self, state, key: jax.Array, n: int, labels: jax.Array | None = None) -> jax.Array:
+        """``n`` samples from the sampling params (EMA when present), in inference mode."""
+        z = jax.vmap(self.latent_fn)(jax.random.split(key, n))
+        out, _ = self.generator.apply(
+            state.sampling_params, state.g_model_state, z, labels, train=False, rng=key
+        )
+        return out
+
+
+def _optimizer(c: Config, lr: float) -> optax.GradientTransformation:
+    if c.optimizer == "adam":
+        return optax.adam(lr, b1=c.b1, b2=c.b2)
+    if c.optimizer == "rmsprop":
+        return optax.rmsprop(lr)
+    if c.optimizer == "sgd":
+        return optax.sgd(lr)
+    raise ValueError(f"config field optimizer must be adam, rmsprop or sgd; got {c.optimizer!r}")
+
+
+def _toy_nets(c: Config, dim: int):
+    g = mlp.MLPGenerator(
+        out_dim=dim, features=tuple(c.g_features), use_batch_norm=c.g_batch_norm,
+        **c.model_kwargs.get("generator", {}),
+    )
+    d = mlp.MLPDiscriminator(
+        features=tuple(c.d_features), maxout_pieces=c.d_maxout,
+        minibatch_std_group=4 if c.minibatch_std else None,
+        **c.model_kwargs.get("discriminator", {}),
+    )
+    return g, d
+
+
+def build(config: Config) -> Experiment:
+    """Validates ``config`` and builds its :class:`Experiment`; raises ValueError naming the bad field."""
+    c = validate(config)
+    loss = losses.get_loss(c.loss, **c.loss_kwargs)
+    pens = []
+    for name, weight in c.penalties.items():
+        if name not in PENALTIES:
+            raise ValueError(f"unknown penalty {name!r}; penalties: {', '.join(PENALTIES)}")
+        pens.append(PENALTIES[name](float(weight)))
+    g_opt, d_opt = _optimizer(c, c.g_lr), _optimizer(c, c.d_lr)
+
+    toy_dist, dataset = None, None
+    if c.data in TOY_DATA:
+        toy_dist = toy.get_toy(c.data)
+        data_shape = (toy_dist.dim,)
+        if c.model != "mlp":
+            raise ValueError(f"toy data {c.data!r} takes model 'mlp', got {c.model!r}")
+        if c.conditional:
+            raise ValueError("toy data has no labels: set conditional=false")
+        g_mod, d_mod = _toy_nets(c, toy_dist.dim)
+    else:
+        from jaxgan import image_models
+
+        dataset = image_models.load_data(c)
+        data_shape = tuple(dataset.images.shape[1:])
+        g_mod, d_mod = image_models.build_modules(c, dataset)
+
+    generator = adapters.from_linen(g_mod)
+    discriminator = adapters.from_linen(d_mod)
+    if c.instance_noise > 0:
+        discriminator = remedies.instance_noise(discriminator, c.instance_noise)
+    if c.pack > 1:
+        discriminator = remedies.pack(discriminator, c.pack)
+
+    latent_fn = toy.normal_latent(c.latent_dim) if c.latent == "normal" else toy.uniform_latent(c.latent_dim)
+
+    step_kwargs = dict(
+        latent_fn=latent_fn,
+        n_critic=c.n_critic,
+        simultaneous=c.simultaneous,
+        penalties=pens,
+        d_constraint=penalties.weight_clipping(c.weight_clip) if c.weight_clip else None,
+        ema_decay=c.ema_decay,
+    )
+    # Building the step checks the remaining hyperparameters (n_critic, ema_decay, ...) on the host.
+    train.make_train_step(generator, discriminator, loss, g_opt, d_opt, **step_kwargs)
+    return Experiment(
+        config=c, generator=generator, discriminator=discriminator, loss=loss, g_optimizer=g_opt,
+        d_optimizer=d_opt, step_kwargs=step_kwargs, latent_fn=latent_fn, data_shape=data_shape,
+        toy=toy_dist, dataset=dataset, rows_per_step=c.batch_size * c.n_critic,
+    )
+
+
+def evaluate_toy(exp: Experiment, state, n: int, seed: int = 1234) -> tuple[dict[str, Any], np.ndarray]:
+    """The PacGAN/VEEGAN mode-collapse evaluation on ``n`` generated samples (for mixtures), plus samples."""
+    from jaxgan.metrics import modes
+
+    samples = np.asarray(jax.jit(exp.generate, static_argnums=2)(state, jax.random.PRNGKey(seed), n))
+    t = exp.toy
+    if t.means is not None and len(t.means) > 1:
+        stats = modes.mode_collapse_stats(samples, t.means, t.std)
+        stats["total_modes"] = int(len(t.means))
+    else:
+        real = np.asarray(t.sample(jax.random.PRNGKey(seed + 1), n))
+        stats = {
+            "mean": samples.mean(0).tolist(),
+            "std": samples.std(0).tolist(),
+            "real_mean": real.mean(0).tolist(),
+            "real_std": real.std(0).tolist(),
+        }
+    return stats, samples

@@ -1,0 +1,107 @@
+"""Where a run's numbers go: ``metrics.jsonl``, TensorBoard event files (tensorboardX, no TensorFlow) and a
+progress bar (tqdm) with the step rate and the latest losses."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+
+
+def to_python(tree: Any) -> Any:
+    """Converts arrays and numpy scalars in a (nested) dict to JSON-serialisable Python values."""
+    if isinstance(tree, dict):
+        return {k: to_python(v) for k, v in tree.items()}
+    if isinstance(tree, (list, tuple)):
+        return [to_python(v) for v in tree]
+    if isinstance(tree, (jax.Array, np.ndarray, np.generic)):
+        arr = np.asarray(tree)
+        return arr.item() if arr.ndim == 0 else arr.tolist()
+    return tree
+
+
+def fingerprint(*trees: Any) -> str:
+    """SHA-256 over the bytes of every leaf (in tree order, with shapes and dtypes) of the given pytrees.
+
+    Two runs with the same seed and steps give the same fingerprint exactly when their parameters are bitwise
+    equal.
+    """
+    h = hashlib.sha256()
+    for tree in trees:
+        for path, leaf in jax.tree_util.tree_leaves_with_path(tree):
+            arr = np.asarray(jax.device_get(leaf))
+            h.update(jax.tree_util.keystr(path).encode())
+            h.update(f"{arr.dtype}{arr.shape}".encode())
+            h.update(np.ascontiguousarray(arr).tobytes())
+    return h.hexdigest()
+
+
+class MetricsWriter:
+    """Appends one JSON object per log step to ``DIR/metrics.jsonl`` and mirrors it to TensorBoard."""
+
+    def __init__(self, workdir: str | Path, enabled: bool = True, tensorboard: bool = True):
+        self.enabled = enabled
+        self.path = Path(workdir) / "metrics.jsonl"
+        self._tb = None
+        if enabled and tensorboard:
+            from tensorboardX import SummaryWriter
+
+            self._tb = SummaryWriter(str(Path(workdir) / "tensorboard"))
+
+    def write(self, step: int, metrics: dict[str, Any]) -> None:
+        if not self.enabled:
+            return
+        record = {"step": int(step), **to_python(metrics)}
+        with self.path.open("a") as f:
+            f.write(json.dumps(record) + "\n")
+        if self._tb is not None:
+            for k, v in record.items():
+                if k != "step" and isinstance(v, (int, float)) and math.isfinite(v):
+                    self._tb.add_scalar(k, v, int(step))
+            self._tb.flush()
+
+    def truncate_after(self, step: int) -> None:
+        """Drops records past ``step`` (a resumed run rewrites the steps after its checkpoint)."""
+        if not self.enabled or not self.path.exists():
+            return
+        lines = [ln for ln in self.path.read_text().splitlines() if ln and json.loads(ln)["step"] <= step]
+        self.path.write_text("".join(ln + "\n" for ln in lines))
+
+    def close(self) -> None:
+        if self._tb is not None:
+            self._tb.close()
+
+
+def read_metrics(workdir: str | Path) -> list[dict[str, Any]]:
+    path = Path(workdir) / "metrics.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(ln) for ln in path.read_text().splitlines() if ln.strip()]
+
+
+class Progress:
+    """A tqdm bar over steps showing steps/s and the latest ``d/loss`` and ``g/loss``."""
+
+    def __init__(self, total: int, initial: int = 0, enabled: bool = True):
+        self._bar = None
+        if enabled:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True, smoothing=0.1)
+
+    def update(self, step: int, metrics: dict[str, Any] | None = None) -> None:
+        if self._bar is None:
+            return
+        self._bar.update(step - self._bar.n)
+        if metrics:
+            shown = {k: f"{float(metrics[k]):.3f}" for k in ("d/loss", "g/loss") if k in metrics}
+            self._bar.set_postfix(shown, refresh=False)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
