@@ -68,6 +68,7 @@ class Config:
 
     # running
     parallel: str = "none"  # "none", "pmap" or "mesh"
+    cross_replica_bn: bool = True  # batch-norm statistics over the global batch in parallel runs
     steps_per_call: int = 100
     log_every: int = 100
     sample_every: int = 500

@@ -42,6 +42,7 @@ class Experiment(NamedTuple):
       toy: the :class:`jaxgan.data.toy.ToyDistribution` for toy data, else ``None``.
       dataset: the image dataset for image data, else ``None``.
       rows_per_step: rows of real data one train step consumes (``batch_size * n_critic``).
+      batcher: the :class:`jaxgan.data.pipeline.Batcher` of image data (this process's rows), else ``None``.
     """
 
     config: Config
@@ -56,6 +57,11 @@ class Experiment(NamedTuple):
     toy: Any
     dataset: Any
     rows_per_step: int
+    batcher: Any = None
+
+    def host_batches(self, step: int, k: int) -> dict[str, np.ndarray]:
+        """This process's rows of the real batches of steps ``step .. step + k - 1``, stacked ``[k, rows, ...]``."""
+        return self.batcher.stacked(step, k)
 
     def make_train_step(self, replicas: train.Replicas = train.Replicas()):
         return train.make_train_step(
@@ -100,9 +106,15 @@ def _optimizer(c: Config, lr: float) -> optax.GradientTransformation:
     raise ValueError(f"config field optimizer must be adam, rmsprop or sgd; got {c.optimizer!r}")
 
 
+def bn_axis_name(c: Config) -> str | None:
+    """The axis batch norm averages its statistics over: the data axis in parallel runs with
+    ``cross_replica_bn``, else ``None`` (per-device statistics)."""
+    return train.DATA_AXIS if c.parallel != "none" and c.cross_replica_bn else None
+
+
 def _toy_nets(c: Config, dim: int):
     g = mlp.MLPGenerator(
-        out_dim=dim, features=tuple(c.g_features), use_batch_norm=c.g_batch_norm,
+        out_dim=dim, features=tuple(c.g_features), use_batch_norm=c.g_batch_norm, bn_axis_name=bn_axis_name(c),
         **c.model_kwargs.get("generator", {}),
     )
     d = mlp.MLPDiscriminator(
@@ -124,7 +136,7 @@ def build(config: Config) -> Experiment:
         pens.append(PENALTIES[name](float(weight)))
     g_opt, d_opt = _optimizer(c, c.g_lr), _optimizer(c, c.d_lr)
 
-    toy_dist, dataset = None, None
+    toy_dist, dataset, batcher = None, None, None
     if c.data in TOY_DATA:
         toy_dist = toy.get_toy(c.data)
         data_shape = (toy_dist.dim,)
@@ -139,6 +151,12 @@ def build(config: Config) -> Experiment:
         dataset = image_models.load_data(c)
         data_shape = tuple(dataset.images.shape[1:])
         g_mod, d_mod = image_models.build_modules(c, dataset)
+        from jaxgan.data.pipeline import Batcher
+
+        batcher = Batcher(
+            dataset.arrays(), c.batch_size * c.n_critic, c.seed,
+            process_index=jax.process_index(), process_count=jax.process_count(),
+        )
 
     generator = adapters.from_linen(g_mod)
     discriminator = adapters.from_linen(d_mod)
@@ -162,7 +180,7 @@ def build(config: Config) -> Experiment:
     return Experiment(
         config=c, generator=generator, discriminator=discriminator, loss=loss, g_optimizer=g_opt,
         d_optimizer=d_opt, step_kwargs=step_kwargs, latent_fn=latent_fn, data_shape=data_shape,
-        toy=toy_dist, dataset=dataset, rows_per_step=c.batch_size * c.n_critic,
+        toy=toy_dist, dataset=dataset, rows_per_step=c.batch_size * c.n_critic, batcher=batcher,
     )
 
 

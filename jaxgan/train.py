@@ -32,6 +32,7 @@ Array = jax.Array
 PyTree = Any
 Batch = dict[str, Array]
 
+DATA_AXIS = "data"  # the name of the data-parallel axis (pmap axis_name, Mesh axis) that jaxgan.parallel uses
 _DATA_STREAM = 0x6461_7461  # "data": on-device data keys are folded from the base key with this tag first
 
 
