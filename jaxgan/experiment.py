@@ -146,11 +146,11 @@ def build(config: Config) -> Experiment:
             raise ValueError("toy data has no labels: set conditional=false")
         g_mod, d_mod = _toy_nets(c, toy_dist.dim)
     else:
-        from jaxgan import image_models
+        from jaxgan import vision
 
-        dataset = image_models.load_data(c)
+        dataset = vision.load_data(c)
         data_shape = tuple(dataset.images.shape[1:])
-        g_mod, d_mod = image_models.build_modules(c, dataset)
+        g_mod, d_mod = vision.build_modules(c, dataset)
         from jaxgan.data.pipeline import Batcher
 
         batcher = Batcher(

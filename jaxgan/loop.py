@@ -82,9 +82,9 @@ def _write_samples(exp: experiment.Experiment, state, path: Path, step: int) -> 
             real = np.asarray(exp.toy.sample(jax.random.PRNGKey(8), 1000))
             plots.histogram_1d(samples[:, 0], real[:, 0], path, title=f"{c.name} step {step}")
     else:
-        from jaxgan import image_models
+        from jaxgan import vision
 
-        image_models.write_sample_grid(exp, state, path)
+        vision.write_sample_grid(exp, state, path)
 
 
 def train_and_evaluate(
@@ -184,9 +184,9 @@ def train_and_evaluate(
             if exp.toy.dim == 2:
                 plots.scatter_2d(samples, exp.toy.means, workdir / "samples.png", title=f"{c.name} final")
         else:
-            from jaxgan import image_models
+            from jaxgan import vision
 
-            report["eval"] = image_models.evaluate(exp, host_state, workdir)
+            report["eval"] = vision.evaluate(exp, host_state, workdir)
         _write_samples(exp, host_state, workdir / "samples" / f"step_{step:07d}.png", step)
         plots.loss_curves(read_metrics(workdir), workdir / "losses.png")
         tmp = workdir / f".report.json.{os.getpid()}"
