@@ -1,0 +1,130 @@
+"""BEGAN: an autoencoder as discriminator (Berthelot et al. 2017, arXiv:1703.10717).
+
+The discriminator ``D`` is an autoencoder and reports its per-sample reconstruction error
+``L(x) = mean |x - D(x)|`` (mean over height, width and channels): low on what it has learnt to reconstruct.
+The ``began`` loss consumes ``L`` as the discriminator's output. Architecture as in the paper's Figure 1 and
+the reference TensorFlow code (carpedm20/BEGAN-tensorflow), with ``n = features``:
+
+* encoder: conv3×3 n, ELU; then for scale ``i = 1..S``: 2 × (conv3×3 ``i·n``, ELU) and, but for the last
+  scale, a stride-2 conv3×3 ``i·n``, ELU; flatten; Dense ``embed_dim`` (linear) = the embedding ``h``;
+* decoder: Dense start·start·n; then ``S`` times: 2 × (conv3×3 n, ELU), nearest ×2 but for the last; conv3×3
+  to the image channels (linear output, as in the paper).
+
+``S = 3`` scales for 28×28 (7 -> 14 -> 28), 32×32 (8 -> 16 -> 32); ``S = 4`` for 64×64 (8 -> ... -> 64).
+:class:`BEGANGenerator` is the same decoder from z, followed by tanh so that images are in [-1, 1].
+"""
+
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+Array = jax.Array
+
+_GEOMETRY = {28: (7, 3), 32: (8, 3), 64: (8, 4)}  # resolution -> (start size, scales)
+
+
+def _geometry(resolution: int) -> tuple[int, int]:
+    if resolution not in _GEOMETRY:
+        raise ValueError(f"BEGAN resolution must be one of {sorted(_GEOMETRY)}, got {resolution}")
+    return _GEOMETRY[resolution]
+
+
+def _upsample_nearest(x: Array) -> Array:
+    return jnp.repeat(jnp.repeat(x, 2, axis=1), 2, axis=2)
+
+
+class BEGANDecoder(nn.Module):
+    """``h [batch, dim]`` -> ``[batch, resolution, resolution, channels]`` (linear output)."""
+
+    resolution: int = 32
+    channels: int = 3
+    features: int = 64
+
+    @nn.compact
+    def __call__(self, h: Array) -> Array:
+        start, scales = _geometry(self.resolution)
+        n = self.features
+        x = nn.Dense(start * start * n, name="dense")(h).reshape(h.shape[0], start, start, n)
+        for i in range(scales):
+            x = nn.elu(nn.Conv(n, (3, 3), name=f"conv{i}_a")(x))
+            x = nn.elu(nn.Conv(n, (3, 3), name=f"conv{i}_b")(x))
+            if i < scales - 1:
+                x = _upsample_nearest(x)
+        return nn.Conv(self.channels, (3, 3), name="conv_out")(x)
+
+
+class BEGANEncoder(nn.Module):
+    """``x [batch, resolution, resolution, channels]`` -> the embedding ``h [batch, embed_dim]``."""
+
+    resolution: int = 32
+    features: int = 64
+    embed_dim: int = 64
+
+    @nn.compact
+    def __call__(self, x: Array) -> Array:
+        _, scales = _geometry(self.resolution)
+        if x.shape[1:3] != (self.resolution, self.resolution):
+            raise ValueError(f"BEGAN built for {self.resolution}x{self.resolution}, got images {x.shape}")
+        n = self.features
+        x = nn.elu(nn.Conv(n, (3, 3), name="conv_in")(x))
+        for i in range(scales):
+            c = n * (i + 1)
+            x = nn.elu(nn.Conv(c, (3, 3), name=f"conv{i}_a")(x))
+            x = nn.elu(nn.Conv(c, (3, 3), name=f"conv{i}_b")(x))
+            if i < scales - 1:
+                x = nn.elu(nn.Conv(c, (3, 3), strides=(2, 2), name=f"down{i}")(x))
+        return nn.Dense(self.embed_dim, name="dense")(x.reshape(x.shape[0], -1))
+
+
+class BEGANDiscriminator(nn.Module):
+    """BEGAN autoencoder discriminator: images ``[batch, H, W, C]`` -> reconstruction errors ``[batch]`` (>= 0).
+
+    Attributes:
+      resolution: 28, 32 or 64.
+      features: ``n``, the base width (64 in the paper's 32×32 and 64×64 models).
+      embed_dim: size of the bottleneck ``h`` (64 in the paper).
+      bn_axis_name: accepted for a uniform constructor; unused (no batch norm).
+
+    Call: ``__call__(x, labels=None, *, train=True, return_reconstruction=False)``: ``mean |x - D(x)|`` per
+    sample, or ``(errors, reconstructions)`` when ``return_reconstruction``. Labels are ignored.
+    """
+
+    resolution: int = 32
+    features: int = 64
+    embed_dim: int = 64
+    bn_axis_name: str | None = None
+
+    @nn.compact
+    def __call__(
+        self, x: Array, labels: Array | None = None, *, train: bool = True, return_reconstruction: bool = False
+    ) -> Array | tuple[Array, Array]:
+        del labels, train
+        h = BEGANEncoder(self.resolution, self.features, self.embed_dim, name="encoder")(x)
+        recon = BEGANDecoder(self.resolution, x.shape[-1], self.features, name="decoder")(h)
+        errors = jnp.mean(jnp.abs(x - recon), axis=(1, 2, 3))
+        return (errors, recon) if return_reconstruction else errors
+
+
+class BEGANGenerator(nn.Module):
+    """BEGAN generator, the discriminator's decoder from z: ``[batch, latent_dim]`` -> images in [-1, 1].
+
+    Attributes:
+      resolution: 28, 32 or 64.
+      channels: image channels.
+      features: ``n``.
+      bn_axis_name: accepted for a uniform constructor; unused (no batch norm).
+
+    Labels are ignored.
+    """
+
+    resolution: int = 32
+    channels: int = 3
+    features: int = 64
+    bn_axis_name: str | None = None
+
+    @nn.compact
+    def __call__(self, x: Array, labels: Array | None = None, *, train: bool = True) -> Array:
+        del labels, train
+        return jnp.tanh(BEGANDecoder(self.resolution, self.channels, self.features, name="decoder")(x))

@@ -1,0 +1,169 @@
+"""DCGAN generator and discriminator for 28×28, 32×32 and 64×64 images (Radford et al. 2016, arXiv:1511.06434).
+
+The recipe: strided convolutions instead of pooling, batch norm, ReLU in the generator and LeakyReLU(0.2) in the
+discriminator, tanh output, weights drawn from N(0, 0.02). Layers followed by a batch norm have no bias (the
+norm's offset replaces it).
+
+Geometry, with ``f = base_features`` and ``n`` stride-2 stages:
+
+======== ===== =========== ===================================================================
+size     n     G start     widths
+======== ===== =========== ===================================================================
+28       2     7×7×2f      G: 2f -> f -> channels;        D: f -> 2f
+32       3     4×4×4f      G: 4f -> 2f -> f -> channels;  D: f -> 2f -> 4f
+64       4     4×4×8f      G: 8f -> 4f -> 2f -> f -> ch.; D: f -> 2f -> 4f -> 8f
+======== ===== =========== ===================================================================
+
+``DCGANGenerator(resolution=28)`` is the benchmark ``dcgan28``: z -> Dense 7·7·128 (no bias) -> reshape ->
+BN -> ReLU -> Upsample2x 64 (k4, no bias) -> BN -> ReLU -> Upsample2x channels (k4, bias) -> tanh;
+``DCGANDiscriminator(resolution=28)``: Conv 64 (k4, s2, bias) -> LReLU -> Conv 128 (k4, s2, no bias) -> BN ->
+LReLU -> flatten -> Dense 1. With ``latent_dim = 100``, one channel and ``f = 64`` they have 759,681 and
+138,689 parameters (batch statistics not counted).
+
+Conditioning (``num_classes`` set), after Mirza & Osindero (2014, arXiv:1411.1784): the generator concatenates
+a label code (one-hot, or a learned embedding of ``embed_dim``) to z. The discriminator either concatenates
+the code to its input as constant channel maps (``conditioning="concat"``) or uses the projection head of
+Miyato & Koyama (2018, arXiv:1802.05637), ``logit = psi(phi(x)) + <embed(y), phi(x)>`` with ``phi(x)`` the
+flattened last feature map (``conditioning="projection"``).
+"""
+
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from jaxgan.models.layers import SNConv, SNDense, SNEmbed, Upsample2x, batch_norm
+
+Array = jax.Array
+
+DCGAN_INIT = nn.initializers.normal(0.02)
+_GEOMETRY = {28: (7, 2), 32: (4, 3), 64: (4, 4)}  # resolution -> (start size, stride-2 stages)
+
+
+def _geometry(resolution: int) -> tuple[int, int]:
+    if resolution not in _GEOMETRY:
+        raise ValueError(f"DCGAN resolution must be one of {sorted(_GEOMETRY)}, got {resolution}")
+    return _GEOMETRY[resolution]
+
+
+def _label_code(labels: Array, num_classes: int, embed_dim: int | None, name: str) -> Array:
+    """One-hot ``[batch, num_classes]`` when ``embed_dim`` is None, else a learned ``[batch, embed_dim]``."""
+    if embed_dim is None:
+        return jax.nn.one_hot(labels, num_classes)
+    return nn.Embed(num_classes, embed_dim, embedding_init=DCGAN_INIT, name=name)(labels)
+
+
+def _check_labels(labels: Array | None, num_classes: int | None, who: str) -> None:
+    if num_classes is not None and labels is None:
+        raise ValueError(f"{who} was built with num_classes={num_classes} and needs labels")
+
+
+class DCGANGenerator(nn.Module):
+    """DCGAN generator: ``z [batch, latent_dim]`` -> images ``[batch, resolution, resolution, channels]`` in [-1, 1].
+
+    Attributes:
+      resolution: 28, 32 or 64.
+      channels: image channels (1 or 3).
+      base_features: ``f``, the width of the last hidden layer (64 in the paper).
+      upsample: :class:`~jaxgan.models.layers.Upsample2x` method: ``"transpose"`` and ``"subpixel"`` are the
+        same function with the same parameters; ``"resize_conv"`` is a different layer.
+      kernel_size: upsampling kernel size (4).
+      num_classes: number of labels for a conditional generator, or ``None``.
+      embed_dim: size of the learned label embedding concatenated to z; ``None`` concatenates a one-hot.
+      bn_axis_name: cross-replica batch-norm axis, or ``None``.
+
+    ``labels [batch]`` (int) are required when ``num_classes`` is set and ignored otherwise.
+    """
+
+    resolution: int = 28
+    channels: int = 1
+    base_features: int = 64
+    upsample: str = "transpose"
+    kernel_size: int = 4
+    num_classes: int | None = None
+    embed_dim: int | None = None
+    bn_axis_name: str | None = None
+
+    @nn.compact
+    def __call__(self, x: Array, labels: Array | None = None, *, train: bool = True) -> Array:
+        _check_labels(labels, self.num_classes, "DCGANGenerator")
+        start, stages = _geometry(self.resolution)
+        width = self.base_features * 2 ** (stages - 1)
+        h = x
+        if self.num_classes is not None:
+            h = jnp.concatenate([h, _label_code(labels, self.num_classes, self.embed_dim, "label_embed")], -1)
+        h = nn.Dense(start * start * width, use_bias=False, kernel_init=DCGAN_INIT)(h)
+        h = h.reshape(h.shape[0], start, start, width)
+        for i in range(stages):
+            h = nn.relu(batch_norm(train, self.bn_axis_name)(h))
+            last = i == stages - 1
+            features = self.channels if last else width // 2 ** (i + 1)
+            h = Upsample2x(features, self.kernel_size, method=self.upsample, use_bias=last, kernel_init=DCGAN_INIT)(h)
+        return jnp.tanh(h)
+
+
+class DCGANDiscriminator(nn.Module):
+    """DCGAN discriminator: images ``[batch, resolution, resolution, channels]`` -> logits ``[batch]``.
+
+    Attributes:
+      resolution: 28, 32 or 64.
+      base_features: ``f``, the width of the first convolution (64 in the paper).
+      kernel_size: convolution kernel size (4, stride 2, padding 1).
+      num_classes: number of labels for a conditional discriminator, or ``None``.
+      conditioning: ``"concat"`` (label maps concatenated to the input) or ``"projection"``.
+      embed_dim: for ``"concat"``, the size of a learned label embedding; ``None`` uses a one-hot.
+      spectral_norm: spectrally normalise every convolution, dense and embedding (Miyato et al. 2018).
+      use_batch_norm: batch norm after every convolution but the first (turn it off for gradient-penalty
+        losses, whose per-sample gradients batch norm mixes).
+      bn_axis_name: cross-replica batch-norm axis, or ``None``.
+
+    ``labels [batch]`` (int) are required when ``num_classes`` is set and ignored otherwise.
+    """
+
+    resolution: int = 28
+    base_features: int = 64
+    kernel_size: int = 4
+    num_classes: int | None = None
+    conditioning: str = "concat"
+    embed_dim: int | None = None
+    spectral_norm: bool = False
+    use_batch_norm: bool = True
+    bn_axis_name: str | None = None
+
+    @nn.compact
+    def __call__(self, x: Array, labels: Array | None = None, *, train: bool = True) -> Array:
+        _check_labels(labels, self.num_classes, "DCGANDiscriminator")
+        if self.conditioning not in ("concat", "projection"):
+            raise ValueError(f"conditioning must be 'concat' or 'projection', got {self.conditioning!r}")
+        _, stages = _geometry(self.resolution)
+        conditional = self.num_classes is not None
+        h = x
+        if conditional and self.conditioning == "concat":
+            code = _label_code(labels, self.num_classes, self.embed_dim, "label_embed")
+            maps = jnp.broadcast_to(code[:, None, None, :], h.shape[:3] + code.shape[-1:])
+            h = jnp.concatenate([h, maps], -1)
+        k, pad = self.kernel_size, (self.kernel_size - 1) // 2
+        for i in range(stages):
+            norm = self.use_batch_norm and i > 0
+            conv_kwargs = dict(strides=2, padding=((pad, pad), (pad, pad)), use_bias=not norm, kernel_init=DCGAN_INIT)
+            features = self.base_features * 2**i
+            if self.spectral_norm:
+                h = SNConv(features, k, **conv_kwargs)(h, train=train)
+            else:
+                h = nn.Conv(features, (k, k), **{**conv_kwargs, "strides": (2, 2)})(h)
+            if norm:
+                h = batch_norm(train, self.bn_axis_name)(h)
+            h = nn.leaky_relu(h, 0.2)
+        phi = h.reshape(h.shape[0], -1)
+        if self.spectral_norm:
+            logit = SNDense(1, kernel_init=DCGAN_INIT, name="head")(phi, train=train)[:, 0]
+        else:
+            logit = nn.Dense(1, kernel_init=DCGAN_INIT, name="head")(phi)[:, 0]
+        if conditional and self.conditioning == "projection":
+            if self.spectral_norm:
+                e = SNEmbed(self.num_classes, phi.shape[-1], DCGAN_INIT, name="projection")(labels, train=train)
+            else:
+                e = nn.Embed(self.num_classes, phi.shape[-1], embedding_init=DCGAN_INIT, name="projection")(labels)
+            logit = logit + jnp.sum(e * phi, axis=-1)
+        return logit

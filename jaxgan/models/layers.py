@@ -1,0 +1,365 @@
+"""Building blocks shared by the image models: exact ×2 upsampling, pixel shuffles, spectral normalization.
+
+Upsampling by two (:class:`Upsample2x`) comes in three flavours:
+
+* ``"transpose"``: a stride-2 transposed convolution (``nn.ConvTranspose``) with the geometry of PyTorch's
+  ``ConvTranspose2d(k, stride=2, padding=(k - 1) // 2, output_padding=k % 2)``: ``[b, H, W, c]`` becomes
+  exactly ``[b, 2H, 2W, features]``. In lax terms it is ``lax.conv_transpose(x, kernel, (2, 2),
+  ((k // 2, k - k // 2),) * 2)``: the input is dilated by two, zero-padded by ``k // 2`` before and
+  ``k - k // 2`` after, and correlated with ``kernel`` (not flipped: ``transpose_kernel=False``).
+* ``"subpixel"``: the same function computed without the zeros of the dilated input. Output pixel
+  ``2a + r`` of a transposed convolution only meets the kernel taps of parity ``r``, so the four output
+  phases ``(ry, rx)`` are four ordinary stride-1 convolutions of the undilated input; they are stacked
+  into one convolution with ``4 * features`` output channels and interleaved by :func:`depth_to_space`
+  (a "sub-pixel convolution", Shi et al. 2016). The weights are rearranged at call time from the same
+  ``kernel`` / ``bias`` parameters the transposed layer holds, so the two flavours share checkpoints and
+  agree to float32 round-off (:func:`conv_transpose_as_subpixel`). For ``k = 4`` this is one 3×3
+  convolution instead of a 4×4 convolution over a four-times larger, three-quarters-zero input.
+* ``"resize_conv"``: nearest-neighbour (or bilinear) resize ×2 then a ``k × k`` stride-1 convolution
+  (Odena et al. 2016, "Deconvolution and checkerboard artifacts"). A different function with differently
+  named parameters (``conv`` instead of ``conv_transpose``): not interchangeable with the other two.
+
+Porting a PyTorch ``ConvTranspose2d`` weight ``w`` of shape ``[in, out, k, k]`` to the ``kernel``
+``[k, k, in, out]`` used here: ``kernel = w.permute(2, 3, 0, 1).flip(0, 1)`` (PyTorch's transposed
+convolution is the gradient of a convolution, i.e. ``transpose_kernel=True`` in lax terms).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+Array = jax.Array
+
+UPSAMPLE_METHODS = ("transpose", "subpixel", "resize_conv")
+
+
+# --------------------------------------------------------------------------------------------------------
+# pixel shuffles
+
+
+def depth_to_space(x: Array, block_size: int) -> Array:
+    """Moves channel blocks into spatial blocks, like ``tf.nn.depth_to_space`` (NHWC, "DCR" order).
+
+    ``out[b, h * r + i, w * r + j, c] = x[b, h, w, (i * r + j) * C + c]`` with ``r = block_size``.
+
+    Args:
+      x: ``[batch, height, width, r * r * C]``.
+      block_size: ``r``.
+
+    Returns:
+      ``[batch, height * r, width * r, C]``.
+    """
+    b, h, w, d = x.shape
+    r = block_size
+    if d % (r * r):
+        raise ValueError(f"depth_to_space: {d} channels do not divide by block_size**2 = {r * r}")
+    c = d // (r * r)
+    x = x.reshape(b, h, w, r, r, c)
+    x = x.transpose(0, 1, 3, 2, 4, 5)
+    return x.reshape(b, h * r, w * r, c)
+
+
+def space_to_depth(x: Array, block_size: int) -> Array:
+    """The inverse of :func:`depth_to_space`, like ``tf.nn.space_to_depth`` (NHWC).
+
+    Args:
+      x: ``[batch, height * r, width * r, C]`` with ``r = block_size``.
+      block_size: ``r``.
+
+    Returns:
+      ``[batch, height, width, r * r * C]``.
+    """
+    b, hr, wr, c = x.shape
+    r = block_size
+    if hr % r or wr % r:
+        raise ValueError(f"space_to_depth: spatial size {hr}x{wr} does not divide by block_size {r}")
+    x = x.reshape(b, hr // r, r, wr // r, r, c)
+    x = x.transpose(0, 1, 3, 2, 4, 5)
+    return x.reshape(b, hr // r, wr // r, r * r * c)
+
+
+# --------------------------------------------------------------------------------------------------------
+# the stride-2 transposed convolution and its sub-pixel form
+
+
+def upsample_padding(kernel_size: int) -> tuple[int, int]:
+    """The lax padding ``(before, after)`` of a stride-2 transposed convolution whose output is exactly 2×.
+
+    It is PyTorch's ``ConvTranspose2d(k, stride=2, padding=(k - 1) // 2, output_padding=k % 2)``:
+    ``(k // 2, k - k // 2)``, i.e. ``(2, 2)`` for ``k = 4``.
+    """
+    return kernel_size // 2, kernel_size - kernel_size // 2
+
+
+def _phase_taps(k: int, pad_before: int) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """For one spatial axis: which kernel tap each output phase uses at each offset of a common window.
+
+    Output ``y[2a + r] = sum_d x[a + d] * kernel[2d + P - r]`` over the ``d`` with ``0 <= 2d + P - r < k``.
+    Returns ``taps [2, window]`` (clipped indices), ``valid [2, window]`` and the window ``[d0, d1]``.
+    """
+    p = pad_before
+    lo = [-((p - r) // 2) for r in (0, 1)]  # ceil((r - p) / 2)
+    hi = [(k - 1 + r - p) // 2 for r in (0, 1)]
+    d0, d1 = min(lo), max(hi)
+    d = np.arange(d0, d1 + 1)
+    t = 2 * d[None, :] + p - np.arange(2)[:, None]
+    valid = (t >= 0) & (t < k)
+    return np.clip(t, 0, k - 1), valid, d0, d1
+
+
+def subpixel_kernel(kernel: Array, bias: Array | None = None) -> tuple[Array, Array | None, tuple]:
+    """Rearranges a stride-2 transposed-convolution kernel into one stride-1 sub-pixel kernel.
+
+    Args:
+      kernel: ``[kh, kw, in, out]``, as held by ``nn.ConvTranspose`` (``transpose_kernel=False``).
+      bias: ``[out]`` or ``None``.
+
+    Returns:
+      ``(phase_kernel, phase_bias, padding)``: ``phase_kernel`` is ``[wh, ww, in, 4 * out]`` with output
+      channel ``(ry * 2 + rx) * out + c`` computing output phase ``(ry, rx)`` (the :func:`depth_to_space`
+      order), ``phase_bias`` is ``bias`` tiled to ``[4 * out]``, ``padding`` is the lax padding of the
+      stride-1 convolution. The padding of the transposed convolution is :func:`upsample_padding`.
+    """
+    kh, kw, cin, cout = kernel.shape
+    th, vh, h0, h1 = _phase_taps(kh, upsample_padding(kh)[0])
+    tw, vw, w0, w1 = _phase_taps(kw, upsample_padding(kw)[0])
+    # [ry, rx, jh, jw, in, out]
+    k = kernel[th[:, None, :, None], tw[None, :, None, :]]
+    mask = (vh[:, None, :, None] & vw[None, :, None, :]).astype(kernel.dtype)
+    k = k * mask[..., None, None]
+    k = k.transpose(2, 3, 4, 0, 1, 5).reshape(th.shape[1], tw.shape[1], cin, 4 * cout)
+    b = None if bias is None else jnp.tile(bias, 4)
+    return k, b, ((-h0, h1), (-w0, w1))
+
+
+def conv_transpose_as_subpixel(x: Array, kernel: Array, bias: Array | None = None, *, precision: Any = None) -> Array:
+    """A stride-2 transposed convolution computed as one stride-1 convolution plus a pixel shuffle.
+
+    Exactly ``lax.conv_transpose(x, kernel, (2, 2), (upsample_padding(kh), upsample_padding(kw))) + bias``
+    (the ``"transpose"`` flavour of :class:`Upsample2x`), up to float round-off, without convolving the
+    zeros of the dilated input. Any kernel size works; for ``k = 4`` the stride-1 kernel is 3×3, for
+    ``k = 2`` it is 1×1, for ``k = 6`` it is 3×3 with every tap used.
+
+    Args:
+      x: ``[batch, height, width, in]``.
+      kernel: ``[kh, kw, in, out]`` (the ``nn.ConvTranspose`` layout, not flipped).
+      bias: ``[out]`` or ``None``.
+      precision: passed to ``lax.conv_general_dilated``.
+
+    Returns:
+      ``[batch, 2 * height, 2 * width, out]``.
+    """
+    k, b, padding = subpixel_kernel(kernel, bias)
+    y = jax.lax.conv_general_dilated(
+        x, k, (1, 1), padding, dimension_numbers=("NHWC", "HWIO", "NHWC"), precision=precision
+    )
+    if b is not None:
+        y = y + b
+    return depth_to_space(y, 2)
+
+
+class SubpixelConvTranspose(nn.Module):
+    """A drop-in for ``nn.ConvTranspose(features, (k, k), strides=(2, 2), padding=upsample_padding(k))``.
+
+    Same parameters (``kernel [k, k, in, features]``, ``bias [features]``), same initializers, same
+    function; computed by :func:`conv_transpose_as_subpixel`.
+
+    Attributes:
+      features: output channels.
+      kernel_size: ``k`` (an int or a ``(kh, kw)`` pair).
+      use_bias: add a bias.
+      kernel_init, bias_init: initializers, as in ``nn.ConvTranspose``.
+    """
+
+    features: int
+    kernel_size: int | tuple[int, int] = 4
+    use_bias: bool = True
+    kernel_init: Any = nn.initializers.lecun_normal()
+    bias_init: Any = nn.initializers.zeros_init()
+
+    @nn.compact
+    def __call__(self, x: Array) -> Array:
+        kh, kw = _pair(self.kernel_size)
+        kernel = self.param("kernel", self.kernel_init, (kh, kw, x.shape[-1], self.features), jnp.float32)
+        bias = self.param("bias", self.bias_init, (self.features,), jnp.float32) if self.use_bias else None
+        return conv_transpose_as_subpixel(x, kernel, bias)
+
+
+def _pair(k: int | tuple[int, int]) -> tuple[int, int]:
+    return (k, k) if isinstance(k, int) else tuple(k)
+
+
+class Upsample2x(nn.Module):
+    """Upsampling by two with learned weights: ``[b, H, W, c] -> [b, 2H, 2W, features]``.
+
+    ``"transpose"`` and ``"subpixel"`` compute the same function from the same parameters (a child
+    ``conv_transpose`` with ``kernel [k, k, c, features]`` and ``bias [features]``); ``"resize_conv"`` has
+    a child ``conv`` instead (see the module docstring).
+
+    Attributes:
+      features: output channels.
+      kernel_size: ``k``; 4 in DCGAN.
+      method: ``"transpose"``, ``"subpixel"`` or ``"resize_conv"``.
+      resize: ``"nearest"`` or ``"bilinear"``, for ``"resize_conv"`` only.
+      use_bias: add a bias (drop it when a batch norm follows).
+      kernel_init, bias_init: initializers.
+    """
+
+    features: int
+    kernel_size: int = 4
+    method: str = "transpose"
+    resize: str = "nearest"
+    use_bias: bool = True
+    kernel_init: Any = nn.initializers.lecun_normal()
+    bias_init: Any = nn.initializers.zeros_init()
+
+    @nn.compact
+    def __call__(self, x: Array) -> Array:
+        k = self.kernel_size
+        common = dict(use_bias=self.use_bias, kernel_init=self.kernel_init, bias_init=self.bias_init)
+        if self.method == "transpose":
+            pad = upsample_padding(k)
+            layer = nn.ConvTranspose(
+                self.features, (k, k), strides=(2, 2), padding=(pad, pad), name="conv_transpose", **common
+            )
+            return layer(x)
+        if self.method == "subpixel":
+            return SubpixelConvTranspose(self.features, k, name="conv_transpose", **common)(x)
+        if self.method == "resize_conv":
+            b, h, w, c = x.shape
+            x = jax.image.resize(x, (b, 2 * h, 2 * w, c), method=self.resize)
+            return nn.Conv(self.features, (k, k), padding="SAME", name="conv", **common)(x)
+        raise ValueError(f"Upsample2x: method must be one of {UPSAMPLE_METHODS}, got {self.method!r}")
+
+
+# --------------------------------------------------------------------------------------------------------
+# spectral normalization
+
+
+class SNDense(nn.Module):
+    """A dense layer with spectral normalization (Miyato et al. 2018, arXiv:1802.05957).
+
+    The kernel ``W [in, features]`` is divided by an estimate of its largest singular value,
+    ``sigma = u^T W^T v``, refreshed by one power iteration per call (``flax.linen.SpectralNorm``). The
+    vector ``u`` and ``sigma`` live in the ``batch_stats`` collection
+    (``{"sn": {"dense/kernel/u": [1, features], "dense/kernel/sigma": []}}``) and are stored only when
+    ``train`` is true; in eval mode the iteration runs from the stored ``u`` and is discarded.
+
+    Attributes:
+      features: output size.
+      use_bias: add a bias (not normalized).
+      kernel_init: kernel initializer.
+
+    Call: ``x [..., in]`` -> ``[..., features]``.
+    """
+
+    features: int
+    use_bias: bool = True
+    kernel_init: Any = nn.initializers.lecun_normal()
+
+    @nn.compact
+    def __call__(self, x: Array, *, train: bool = True) -> Array:
+        layer = nn.Dense(self.features, use_bias=self.use_bias, kernel_init=self.kernel_init, name="dense")
+        return nn.SpectralNorm(layer, name="sn")(x, update_stats=train)
+
+
+class SNConv(nn.Module):
+    """A 2-D convolution with spectral normalization of its kernel reshaped to ``[kh * kw * in, features]``.
+
+    As in Miyato et al. (2018); see :class:`SNDense` for the statistics (``{"sn": {"conv/kernel/u", ...}}``).
+
+    Attributes:
+      features: output channels.
+      kernel_size: ``(kh, kw)`` or an int.
+      strides: ``(sh, sw)`` or an int.
+      padding: as in ``nn.Conv``.
+      use_bias: add a bias.
+      kernel_init: kernel initializer.
+
+    Call: ``x [batch, height, width, in]`` -> ``[batch, height', width', features]``.
+    """
+
+    features: int
+    kernel_size: int | tuple[int, int] = 3
+    strides: int | tuple[int, int] = 1
+    padding: Any = "SAME"
+    use_bias: bool = True
+    kernel_init: Any = nn.initializers.lecun_normal()
+
+    @nn.compact
+    def __call__(self, x: Array, *, train: bool = True) -> Array:
+        layer = nn.Conv(
+            self.features,
+            _pair(self.kernel_size),
+            strides=_pair(self.strides),
+            padding=self.padding,
+            use_bias=self.use_bias,
+            kernel_init=self.kernel_init,
+            name="conv",
+        )
+        return nn.SpectralNorm(layer, name="sn")(x, update_stats=train)
+
+
+class SNEmbed(nn.Module):
+    """A label embedding ``[num_classes, features]`` with spectral normalization (for projection heads).
+
+    Call: ``labels [batch]`` int -> ``[batch, features]``.
+    """
+
+    num_classes: int
+    features: int
+    embedding_init: Any = nn.initializers.xavier_uniform()
+
+    @nn.compact
+    def __call__(self, labels: Array, *, train: bool = True) -> Array:
+        layer = nn.Embed(self.num_classes, self.features, embedding_init=self.embedding_init, name="embed")
+        return nn.SpectralNorm(layer, name="sn")(labels, update_stats=train)
+
+
+# --------------------------------------------------------------------------------------------------------
+# class-conditional batch norm
+
+
+class ConditionalBatchNorm(nn.Module):
+    """Batch norm whose scale and offset are looked up per class (de Vries et al. 2017; Miyato & Koyama 2018).
+
+    ``y = gamma[label] * (x - mean) / sqrt(var + eps) + beta[label]``, with ``gamma`` initialised to ones
+    and ``beta`` to zeros, statistics over every axis but the last.
+
+    Attributes:
+      num_classes: number of labels.
+      momentum: running-average momentum.
+      bn_axis_name: cross-replica axis for the statistics, or ``None``.
+
+    Call: ``x [batch, ..., C]``, ``labels [batch]`` int -> ``[batch, ..., C]``.
+    """
+
+    num_classes: int
+    momentum: float = 0.9
+    bn_axis_name: str | None = None
+
+    @nn.compact
+    def __call__(self, x: Array, labels: Array, *, train: bool = True) -> Array:
+        c = x.shape[-1]
+        x = nn.BatchNorm(
+            use_running_average=not train,
+            momentum=self.momentum,
+            use_scale=False,
+            use_bias=False,
+            axis_name=self.bn_axis_name,
+            name="bn",
+        )(x)
+        gamma = nn.Embed(self.num_classes, c, embedding_init=nn.initializers.ones_init(), name="gamma")(labels)
+        beta = nn.Embed(self.num_classes, c, embedding_init=nn.initializers.zeros_init(), name="beta")(labels)
+        shape = (x.shape[0],) + (1,) * (x.ndim - 2) + (c,)
+        return x * gamma.reshape(shape) + beta.reshape(shape)
+
+
+def batch_norm(train: bool, axis_name: str | None, name: str | None = None) -> nn.BatchNorm:
+    """The project's batch norm: ``nn.BatchNorm(use_running_average=not train, momentum=0.9, axis_name=...)``."""
+    return nn.BatchNorm(use_running_average=not train, momentum=0.9, axis_name=axis_name, name=name)

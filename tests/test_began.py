@@ -1,0 +1,57 @@
+"""Tests for jaxgan.models.began: the autoencoder discriminator's reconstruction errors and the generator."""
+
+import jax
+import numpy as np
+import pytest
+
+from jaxgan.adapters import from_linen
+from jaxgan.models.began import BEGANDiscriminator, BEGANGenerator
+
+
+def _init(module, *args, seed=0, **kwargs):
+    """Params shaped as ``module.init`` makes them, filled by numpy: no random-init compilation."""
+    shapes = jax.eval_shape(lambda: module.init(jax.random.key(0), *args, **kwargs))
+    rng = np.random.default_rng(seed)
+
+    def fill(s):
+        return (rng.normal(size=s.shape) / np.sqrt(max(1, int(np.prod(s.shape[:-1]))))).astype(s.dtype)
+
+    return jax.tree_util.tree_map(fill, shapes)
+
+
+@pytest.mark.parametrize("res, start", [(28, 7), (32, 8)])
+def test_discriminator_returns_per_sample_l1_reconstruction_error(res, start):
+    d = BEGANDiscriminator(res, features=4, embed_dim=6)
+    x = np.random.default_rng(0).uniform(-1, 1, (3, res, res, 1)).astype(np.float32)
+    variables = _init(d, x)
+    p = variables["params"]
+    assert p["encoder"]["dense"]["kernel"].shape == (start * start * 3 * 4, 6)  # widths n, 2n, 3n
+    assert p["decoder"]["dense"]["kernel"].shape == (6, start * start * 4)
+    net = from_linen(d)
+    fwd = jax.jit(lambda p, x: (net.apply(p, {}, x, train=True)[0], d.apply(variables, x, return_reconstruction=True)))
+    errors, (errors2, recon) = jax.tree.map(np.asarray, fwd(p, x))
+    assert errors.shape == (3,)
+    assert np.all(errors >= 0)
+    assert recon.shape == x.shape
+    np.testing.assert_allclose(errors, np.mean(np.abs(x - recon), axis=(1, 2, 3)), rtol=1e-5)
+    np.testing.assert_allclose(errors, errors2, rtol=1e-6)
+
+
+@pytest.mark.parametrize("res", [28, 32])
+def test_generator_is_the_decoder_with_tanh(res):
+    g = BEGANGenerator(res, channels=3, features=4)
+    z = np.random.default_rng(1).normal(size=(2, 6)).astype(np.float32)
+    variables = _init(g, z)
+    images = np.asarray(jax.jit(g.apply)(variables, z))
+    assert images.shape == (2, res, res, 3)
+    assert np.max(np.abs(images)) <= 1.0
+    assert np.std(images) > 0
+    # the same parameter tree as the discriminator's decoder
+    d_shapes = jax.eval_shape(lambda: BEGANDiscriminator(res, 4, 6).init(jax.random.key(0), images))
+    g_shapes = jax.tree_util.tree_map(lambda a: a.shape, variables["params"]["decoder"])
+    assert g_shapes == jax.tree_util.tree_map(lambda a: a.shape, d_shapes["params"]["decoder"])
+
+
+def test_rejects_unsupported_resolution():
+    with pytest.raises(ValueError, match="resolution"):
+        jax.eval_shape(lambda: BEGANGenerator(48).init(jax.random.key(0), np.zeros((1, 4))))

@@ -1,0 +1,248 @@
+"""Tests for jaxgan.models.layers: pixel shuffles, exact sub-pixel upsampling, spectral normalization."""
+
+import functools
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxgan.adapters import from_linen
+from jaxgan.models.layers import (
+    ConditionalBatchNorm,
+    SNConv,
+    SNDense,
+    Upsample2x,
+    conv_transpose_as_subpixel,
+    depth_to_space,
+    space_to_depth,
+    subpixel_kernel,
+    upsample_padding,
+)
+
+
+def _normal(seed, shape, scale=1.0):
+    return (scale * np.random.default_rng(seed).normal(size=shape)).astype(np.float32)
+
+
+def _init(module, *args, seed=0, **kwargs):
+    """Variables shaped as ``module.init`` makes them, filled by numpy: no random-init compilation."""
+    shapes = jax.eval_shape(lambda: module.init(jax.random.key(0), *args, **kwargs))
+    rng = np.random.default_rng(seed)
+
+    def fill(path, s):
+        name = jax.tree_util.keystr(path)
+        if name.endswith(("['var']", "sigma']")):
+            return np.ones(s.shape, s.dtype)
+        if name.endswith("['mean']"):
+            return np.zeros(s.shape, s.dtype)
+        scale = 1 / np.sqrt(max(1, int(np.prod(s.shape[:-1]))))
+        return (rng.normal(size=s.shape) * scale).astype(s.dtype)
+
+    return jax.tree_util.tree_map_with_path(fill, shapes)
+
+
+def _torch_conv_transpose2d(x, w, stride, padding, output_padding=0):
+    """PyTorch ``ConvTranspose2d`` from its definition (scatter), NHWC, weight ``[in, out, k, k]``."""
+    b, h, wd, _ = x.shape
+    _, cout, k, _ = w.shape
+    full_h, full_w = (h - 1) * stride + k, (wd - 1) * stride + k
+    y = np.zeros((b, full_h + output_padding, full_w + output_padding, cout))
+    for i in range(h):
+        for j in range(wd):
+            # y[i*s + t, j*s + u, o] += sum_c x[i, j, c] * w[c, o, t, u]
+            y[:, i * stride : i * stride + k, j * stride : j * stride + k, :] += np.einsum(
+                "bc,cotu->btuo", x[:, i, j, :], w
+            )
+    oh = (h - 1) * stride - 2 * padding + k + output_padding
+    ow = (wd - 1) * stride - 2 * padding + k + output_padding
+    return y[:, padding : padding + oh, padding : padding + ow, :]
+
+
+def test_depth_to_space_matches_tf_ordering_and_space_to_depth_inverts_it():
+    x = np.arange(2 * 3 * 4 * 12, dtype=np.float32).reshape(2, 3, 4, 12)
+    y = np.asarray(depth_to_space(jnp.asarray(x), 2))
+    assert y.shape == (2, 6, 8, 3)
+    c = 3
+    for i in range(2):
+        for j in range(2):
+            # tf.nn.depth_to_space: out[b, h*r + i, w*r + j, c] = x[b, h, w, (i*r + j)*C + c]
+            np.testing.assert_array_equal(y[:, i::2, j::2, :], x[..., (i * 2 + j) * c : (i * 2 + j + 1) * c])
+    np.testing.assert_array_equal(np.asarray(space_to_depth(jnp.asarray(y), 2)), x)
+
+
+def test_transpose_geometry_is_pytorch_conv_transpose2d_k4_s2_p1_with_flipped_kernel():
+    x = _normal(0, (2, 5, 6, 3))
+    torch_w = _normal(1, (3, 4, 4, 4)).astype(np.float64)  # [in, out, k, k]
+    expected = _torch_conv_transpose2d(x.astype(np.float64), torch_w, stride=2, padding=1)
+    assert expected.shape == (2, 10, 12, 4)
+    kernel = torch_w.transpose(2, 3, 0, 1)[::-1, ::-1].astype(np.float32)  # -> [k, k, in, out], flipped
+    layer = Upsample2x(4, 4, method="transpose")
+    out = jax.jit(layer.apply)({"params": {"conv_transpose": {"kernel": kernel, "bias": np.zeros(4)}}}, x)
+    np.testing.assert_allclose(np.asarray(out), expected, atol=1e-4)
+
+
+@pytest.mark.parametrize("k", [4, 2, 3, 6, (4, 3)])
+def test_conv_transpose_as_subpixel_equals_lax_conv_transpose(k):
+    kh, kw = (k, k) if isinstance(k, int) else k
+    x = _normal(0, (2, 5, 7, 3))
+    kernel = _normal(1, (kh, kw, 3, 4), 1 / np.sqrt(kh * kw * 3))
+    bias = _normal(2, (4,))
+    pads = (upsample_padding(kh), upsample_padding(kw))
+
+    @jax.jit
+    def both(x, kernel, bias):
+        dn = ("NHWC", "HWIO", "NHWC")
+        return jax.lax.conv_transpose(x, kernel, (2, 2), pads, dimension_numbers=dn) + bias, conv_transpose_as_subpixel(
+            x, kernel, bias
+        )
+
+    expected, out = map(np.asarray, both(x, kernel, bias))
+    assert out.shape == expected.shape == (2, 10, 14, 4)
+    assert np.max(np.abs(out - expected)) < 1e-5
+
+
+def test_subpixel_kernel_for_k4_is_one_3x3_conv_with_four_phases():
+    kernel = _normal(0, (4, 4, 2, 5))
+    k, b, padding = subpixel_kernel(kernel, np.arange(5.0, dtype=np.float32))  # numpy in, numpy kernel out
+    k = np.asarray(k)
+    assert k.shape == (3, 3, 2, 20)
+    assert padding == ((1, 1), (1, 1))
+    np.testing.assert_array_equal(np.asarray(b), np.tile(np.arange(5.0), 4))
+    # each phase uses 2x2 of the 3x3 window: 4 taps per phase, 16 kernel taps in all
+    nonzero = np.any(k != 0, axis=2).reshape(3, 3, 4, 5)[..., 0]
+    assert nonzero.sum(axis=(0, 1)).tolist() == [4, 4, 4, 4]
+
+
+def test_upsample2x_subpixel_equals_transpose_with_the_same_params_and_gradients():
+    x = _normal(0, (2, 6, 6, 8))
+    transpose = Upsample2x(5, 4, method="transpose")
+    subpixel = Upsample2x(5, 4, method="subpixel")
+    key = jax.random.key(1, impl="unsafe_rbg")  # init is PRNG-agnostic; this one compiles fast on CPU
+    params_t = jax.jit(transpose.init)(key, x)["params"]
+    params_s = jax.jit(subpixel.init)(key, x)["params"]
+    # identical names, shapes and initial values: checkpoints are interchangeable
+    assert jax.tree_util.tree_structure(params_t) == jax.tree_util.tree_structure(params_s)
+    jax.tree_util.tree_map(np.testing.assert_array_equal, params_t, params_s)
+    params = {"conv_transpose": {"kernel": _normal(2, (4, 4, 8, 5)), "bias": _normal(3, (5,))}}
+
+    def loss(p, layer):
+        out = layer.apply({"params": p}, x)
+        return jnp.sum(jnp.sin(out)), out
+
+    @jax.jit
+    def both(p):
+        return [jax.value_and_grad(functools.partial(loss, layer=m), has_aux=True)(p) for m in (transpose, subpixel)]
+
+    ((_, out_t), g_t), ((_, out_s), g_s) = both(params)
+    assert out_s.shape == (2, 12, 12, 5)
+    assert np.max(np.abs(np.asarray(out_t) - np.asarray(out_s))) < 1e-5
+    jax.tree_util.tree_map(lambda a, b: np.testing.assert_allclose(a, b, atol=1e-4, rtol=1e-5), g_t, g_s)
+
+
+def test_upsample2x_resize_conv_doubles_size_and_has_differently_named_params():
+    x = _normal(0, (2, 4, 4, 3))
+    for resize in ("nearest", "bilinear"):
+        layer = Upsample2x(6, 4, method="resize_conv", resize=resize)
+        variables = _init(layer, x)
+        assert set(variables["params"]) == {"conv"}
+        assert jax.eval_shape(layer.apply, variables, x).shape == (2, 8, 8, 6)
+    with pytest.raises(ValueError, match="method"):
+        jax.eval_shape(lambda: Upsample2x(6, method="deconv").init(jax.random.key(0), x))
+
+
+def _train_calls(module, x, variables, n):
+    """``n`` training forward passes (one power iteration each), the eval output, and whether eval kept the
+    statistics unchanged."""
+
+    @jax.jit
+    def run(variables):
+        def body(_, stats):
+            _, upd = module.apply({**variables, "batch_stats": stats}, x, train=True, mutable=["batch_stats"])
+            return upd["batch_stats"]
+
+        stats = jax.lax.fori_loop(0, n, body, variables["batch_stats"])
+        new = {**variables, "batch_stats": stats}
+        out, upd = module.apply(new, x, train=False, mutable=["batch_stats"])
+        # eval calls do not update the statistics
+        same = jax.tree_util.tree_map(lambda a, b: jnp.all(a == b), upd["batch_stats"], stats)
+        return stats, out, jnp.all(jnp.stack(jax.tree_util.tree_leaves(same)))
+
+    return run(variables)
+
+
+def test_sn_dense_normalizes_the_kernel_to_unit_spectral_norm():
+    x = _normal(0, (3, 16))
+    module = SNDense(8)
+    variables = _init(module, x, train=False)
+    # a kernel far from unit norm
+    kernel = 5.0 * _normal(2, (16, 8))
+    variables = {
+        "params": {"dense": {"kernel": kernel, "bias": _normal(3, (8,))}},
+        "batch_stats": variables["batch_stats"],
+    }
+    stats, out, unchanged = _train_calls(module, x, variables, 50)
+    assert bool(unchanged)
+    sigma_true = np.linalg.svd(kernel, compute_uv=False)[0]
+    sigma = float(stats["sn"]["dense/kernel/sigma"])
+    assert abs(sigma / sigma_true - 1) < 1e-3
+    w_eff = np.asarray(kernel) / sigma
+    assert abs(np.linalg.svd(w_eff, compute_uv=False)[0] - 1) < 1e-3
+    expected = np.asarray(x) @ w_eff + np.asarray(variables["params"]["dense"]["bias"])
+    np.testing.assert_allclose(np.asarray(out), expected, atol=1e-3, rtol=1e-3)
+
+
+def test_sn_conv_normalizes_the_reshaped_kernel():
+    x = _normal(0, (2, 6, 6, 3))
+    module = SNConv(4, 3, strides=2)
+    variables = _init(module, x, train=False, seed=1)
+    kernel = variables["params"]["conv"]["kernel"]
+    assert kernel.shape == (3, 3, 3, 4)
+    stats, out, _ = _train_calls(module, x, variables, 50)
+    assert out.shape == (2, 3, 3, 4)
+    sigma_true = np.linalg.svd(kernel.reshape(-1, 4), compute_uv=False)[0]
+    assert abs(float(stats["sn"]["conv/kernel/sigma"]) / sigma_true - 1) < 1e-3
+    conv = nn.Conv(4, (3, 3), strides=(2, 2), use_bias=False)
+    unnormalized = jax.jit(conv.apply)({"params": {"kernel": kernel}}, x)
+    expected = np.asarray(unnormalized) / sigma_true + variables["params"]["conv"]["bias"]
+    np.testing.assert_allclose(np.asarray(out), expected, atol=1e-4, rtol=1e-3)
+
+
+def test_sn_dense_through_from_linen_initialises_u_and_updates_it_in_train_mode():
+    x = _normal(0, (3, 5))
+    net = from_linen(SNDense(4))
+    params, state = jax.jit(net.init)(jax.random.key(0, impl="unsafe_rbg"), x)  # fast-compiling PRNG
+    assert jax.tree_util.tree_map(jnp.shape, state) == {
+        "batch_stats": {"sn": {"dense/kernel/u": (1, 4), "dense/kernel/sigma": ()}}
+    }
+    assert np.linalg.norm(state["batch_stats"]["sn"]["dense/kernel/u"]) > 0
+    _, new_state = jax.jit(functools.partial(net.apply, train=True))(params, state, x)
+    # one power iteration from the stored u: v = l2n(u W^T), u' = l2n(v W), sigma = v W u'^T
+    w = np.asarray(params["dense"]["kernel"], np.float64)
+    u = np.asarray(state["batch_stats"]["sn"]["dense/kernel/u"], np.float64)
+    v = u @ w.T / np.linalg.norm(u @ w.T)
+    u_new = v @ w / np.linalg.norm(v @ w)
+    stats = new_state["batch_stats"]["sn"]
+    np.testing.assert_allclose(stats["dense/kernel/u"], u_new, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(stats["dense/kernel/sigma"], (v @ w @ u_new.T)[0, 0], rtol=1e-4)
+
+
+def test_conditional_batch_norm_starts_as_batch_norm_and_uses_labels():
+    x = _normal(0, (4, 3, 3, 5))
+    labels = np.array([0, 1, 2, 1])
+    module = ConditionalBatchNorm(3)
+    key = jax.random.key(0, impl="unsafe_rbg")  # a PRNG that compiles fast on CPU
+    variables = jax.jit(module.init, static_argnames="train")(key, x, labels, train=False)
+    assert set(variables["params"]) == {"gamma", "beta"}  # initialised to ones and zeros
+    noisy = jax.tree_util.tree_map(lambda p: p + _normal(5, p.shape, 0.1), variables["params"])
+
+    @jax.jit
+    def run(params, labels):
+        return module.apply({**variables, "params": params}, x, labels, train=True, mutable=["batch_stats"])[0]
+
+    out = np.asarray(run(variables["params"], labels))
+    mean, var = x.mean((0, 1, 2)), x.var((0, 1, 2))
+    np.testing.assert_allclose(out, (x - mean) / np.sqrt(var + 1e-5), atol=1e-5)
+    a, b = np.asarray(run(noisy, labels)), np.asarray(run(noisy, labels[::-1]))
+    assert np.max(np.abs(a - b)) > 1e-3
