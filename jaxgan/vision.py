@@ -1,0 +1,126 @@
+"""Image runs: from a config to an image dataset and a model family, sample grids, and image evaluation.
+
+:mod:`jaxgan.experiment` calls :func:`load_data` and :func:`build_modules` for any ``config.data`` that is not a
+toy distribution; :mod:`jaxgan.loop` calls :func:`write_sample_grid` and :func:`evaluate`.
+
+Model families (``config.model``) and what ``config.model_kwargs["generator"]`` / ``["discriminator"]`` pass on:
+
+* ``dcgan``: :class:`jaxgan.models.dcgan.DCGANGenerator` / ``DCGANDiscriminator`` (Radford et al. 2016), with
+  ``conditional=True`` the concat or projection variants;
+* ``sngan``: the ResNet SNGAN pair (Miyato et al. 2018), 32x32;
+* ``began``: the BEGAN generator and autoencoder discriminator (Berthelot et al. 2017), used with ``loss="began"``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxgan import plots
+from jaxgan.config import Config
+from jaxgan.data import images
+
+MODEL_FAMILIES = ("dcgan", "sngan", "began")
+
+
+def load_data(c: Config) -> images.ImageDataset:
+    """Loads ``config.data`` (resized to ``config.image_size`` when set); checks labels for conditional runs."""
+    dataset = images.load_dataset(c.data, size=c.image_size)
+    if c.conditional and dataset.labels is None:
+        raise ValueError(f"conditional=true needs labels, and dataset {c.data!r} has none")
+    if dataset.images.shape[0] < c.batch_size * c.n_critic:
+        raise ValueError(
+            f"dataset {c.data!r} has {dataset.images.shape[0]} images, fewer than one step's "
+            f"{c.batch_size * c.n_critic} (batch_size x n_critic)"
+        )
+    return dataset
+
+
+def build_modules(c: Config, dataset: images.ImageDataset):
+    """The generator and discriminator Linen modules of ``config.model`` for ``dataset``'s image shape."""
+    from jaxgan.experiment import bn_axis_name
+
+    _, h, w, ch = dataset.images.shape
+    if h != w:
+        raise ValueError(f"image models take square images; dataset {c.data!r} has {h}x{w}")
+    num_classes = dataset.num_classes if c.conditional else None
+    g_kw = dict(c.model_kwargs.get("generator", {}))
+    d_kw = dict(c.model_kwargs.get("discriminator", {}))
+    axis = bn_axis_name(c)
+    if c.model == "dcgan":
+        from jaxgan.models import dcgan
+
+        if h not in (28, 32, 64):
+            raise ValueError(f"dcgan takes 28, 32 or 64 pixel images; set image_size (data is {h}x{w})")
+        g = dcgan.DCGANGenerator(resolution=h, channels=ch, num_classes=num_classes, bn_axis_name=axis, **g_kw)
+        d = dcgan.DCGANDiscriminator(resolution=h, num_classes=num_classes, bn_axis_name=axis, **d_kw)
+    elif c.model == "sngan":
+        from jaxgan.models import sngan
+
+        if h != 32:
+            raise ValueError(f"sngan takes 32x32 images; set image_size=32 (data is {h}x{w})")
+        g = sngan.SNGANGenerator(channels=ch, num_classes=num_classes, bn_axis_name=axis, **g_kw)
+        d = sngan.SNGANDiscriminator(num_classes=num_classes, **d_kw)
+    elif c.model == "began":
+        from jaxgan.models import began
+
+        if c.loss != "began":
+            raise ValueError(f"model began goes with loss began, got loss {c.loss!r}")
+        if h not in (28, 32, 64):
+            raise ValueError(f"began takes 28, 32 or 64 pixel images; set image_size (data is {h}x{w})")
+        g = began.BEGANGenerator(resolution=h, channels=ch, **g_kw)
+        d = began.BEGANDiscriminator(resolution=h, **d_kw)
+    else:
+        raise ValueError(
+            f"model {c.model!r} does not take image data; image models: {', '.join(MODEL_FAMILIES)}"
+        )
+    return g, d
+
+
+def grid_labels(exp, rows: int, cols: int) -> jax.Array | None:
+    """Labels for a sample grid: one row per class for conditional models (cycling if rows > classes)."""
+    if not exp.config.conditional:
+        return None
+    n_classes = exp.dataset.num_classes
+    return jnp.repeat(jnp.arange(rows) % n_classes, cols).astype(jnp.int32)
+
+
+def generate_images(exp, state, key: jax.Array, n: int, labels: jax.Array | None = None) -> np.ndarray:
+    """``n`` images ``[n, h, w, c]`` in [-1, 1] from the sampling params (the EMA when present)."""
+    if labels is None and exp.config.conditional:
+        labels = jnp.arange(n, dtype=jnp.int32) % exp.dataset.num_classes
+    fn = jax.jit(exp.generate, static_argnums=2)
+    return np.asarray(fn(state, key, n, labels))
+
+
+def write_sample_grid(exp, state, path: str | Path, rows: int = 10, cols: int = 10, seed: int = 7) -> Path:
+    """Writes a ``rows x cols`` grid PNG (one row per class for conditional models)."""
+    labels = grid_labels(exp, rows, cols)
+    imgs = generate_images(exp, state, jax.random.PRNGKey(seed), rows * cols, labels)
+    return plots.image_grid(imgs, rows, cols, path)
+
+
+def evaluate(exp, state, workdir: str | Path) -> dict[str, Any]:
+    """The image evaluation that goes into ``report.json["eval"]``.
+
+    For digit datasets (10 classes, one channel), the project's digit classifier scores generated samples
+    (:func:`jaxgan.metrics.digits.score_generator`); other datasets get the sample statistics only.
+    """
+    c = exp.config
+    ds = exp.dataset
+    imgs = generate_images(exp, state, jax.random.PRNGKey(1234), min(c.eval_samples, 1000))
+    out: dict[str, Any] = {
+        "samples_mean": float(imgs.mean()),
+        "samples_std": float(imgs.std()),
+        "real_mean": float(ds.images.mean()),
+        "real_std": float(ds.images.std()),
+    }
+    if ds.num_classes == 10 and ds.images.shape[-1] == 1:
+        from jaxgan.metrics import digits
+
+        out.update(digits.score_generator(exp, state, Path(workdir), n=c.eval_samples))
+    return out
