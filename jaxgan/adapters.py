@@ -150,7 +150,7 @@ def from_nnx(model: Any, *, train_kwarg: str | None = None, labels_kwarg: str | 
 
     def apply(p, model_state, x, labels=None, *, train, rng=None):
         del rng
-        m = nnx.merge(graphdef, p, model_state)
+        m = nnx.merge(graphdef, p, model_state, copy=True)
         kwargs = {}
         if labels_kwarg is not None and labels is not None:
             kwargs[labels_kwarg] = labels
