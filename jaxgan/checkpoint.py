@@ -1,21 +1,52 @@
 """Checkpoints: the one module that imports orbax.
 
-A checkpoint at step ``t`` holds the whole :class:`jaxgan.state.GANState` (both param sets, both optimizer
-states, model state, EMA, loss state, step, base key, skipped-update counters) and a JSON record with the config,
-the data position and the shape of every state leaf. Saves are asynchronous and atomic (orbax writes into a
-temporary directory and renames it when finalized; an unfinalized one is never listed). Restoring goes against
-an abstract target from ``jax.eval_shape``, so it works whatever device count or parallel mode saved it.
+A checkpoint at step ``t`` is a directory ``DIR/<t>`` written by orbax's ``CheckpointManager`` with two items:
 
-Resume order (:meth:`Checkpointer.restore_latest`): newest step first; a checkpoint that fails to restore
-(truncated, corrupted) is skipped with a message saying which and why, and the next older one is tried. A
-checkpoint whose state shapes do not match the current config raises :class:`ConfigMismatchError` naming the
-first mismatching leaf and config field, and nothing in the directory is changed.
+* ``state``: the whole :class:`jaxgan.state.GANState` as host arrays (both param sets, both optimizer states,
+  model state, EMA, loss state, step, base key, skipped-update counters);
+* ``meta``: a JSON record with the config, the data position (the step, plus
+  :meth:`jaxgan.data.pipeline.Batcher.position` for image data: the data and latents of step ``t`` depend only
+  on ``(seed, t)``, so the step *is* the data position), the dtype and shape of every state leaf, and a CRC-32
+  of every leaf's bytes.
+
+Atomicity. orbax writes into ``DIR/<t>.orbax-checkpoint-tmp`` and renames it to ``DIR/<t>`` once every file is
+written (``AtomicRenameTemporaryPath``, the default for local and most network file systems); unfinalized
+directories are never listed as steps, are removed when :class:`Checkpointer` opens ``DIR`` for writing, and a save that
+fails (full disk, I/O error) never gets renamed and never deletes older checkpoints (orbax removes old steps
+only after the new one is committed). Saves are asynchronous: :meth:`Checkpointer.save` returns once the state
+is handed to orbax's writer thread and :meth:`Checkpointer.wait` blocks until it is committed.
+
+Why checksums. orbax (tensorstore OCDBT) detects truncated files and damaged index nodes, but flipping bytes
+inside an array's data can restore silently wrong values (measured with orbax-checkpoint 0.12.8), so each
+restore is compared against the CRC-32s in ``meta``.
+
+Resume order (:meth:`Checkpointer.restore_latest`), newest step first:
+
+1. read the step's ``meta``; unreadable: skip the step (say which and why) and try the next older one;
+2. compare its leaf shapes and dtypes with the abstract target (``jax.eval_shape(exp.init_state)``); any
+   difference raises :class:`ConfigMismatchError` naming the first differing config field and the leaf, and
+   nothing on disk is changed;
+3. restore the state onto the target's structure as host numpy arrays (or onto given shardings) and check
+   the CRC-32s; a failure skips the step as in 1.
+
+Since the target is abstract and the arrays come back to the host, a checkpoint restores whatever device count
+or parallel mode wrote it; :class:`jaxgan.parallel.Runner` ``put`` places the host state on the devices.
+
+Multi-host runs: every process calls :meth:`Checkpointer.save` (orbax coordinates the writes) and
+:meth:`Checkpointer.should_stop` between chunks, which combines orbax's preemption sync point
+(``jax.experimental.multihost_utils.reached_preemption_sync_point``, fed by JAX's SIGTERM notifier) with a
+signal caught on any process, so every process stops after the same chunk.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+import json
+import os
+import shutil
+import uuid
+import zlib
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,31 +54,126 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
-# Config fields that only steer the run, not what the state is: they may change on resume.
+PyTree = Any
+
+# Config fields that only steer the run, not what the state is or how it evolves: they may change on resume.
 RUN_CONTROL_FIELDS = frozenset({
     "steps", "parallel", "steps_per_call", "log_every", "sample_every", "checkpoint_every",
     "keep_checkpoints", "keep_every", "eval_samples", "metrics", "name",
 })
+# Config fields that decide the state's structure and shapes, in the order a mismatch message names them.
+STRUCTURE_FIELDS = (
+    "data", "image_size", "conditional", "latent_dim", "model", "g_features", "d_features", "g_batch_norm",
+    "d_maxout", "model_kwargs", "loss", "loss_kwargs", "pack", "minibatch_std", "optimizer", "ema_decay",
+)
+SKIPPED_SUFFIX = "_skipped"  # DIR_skipped/<step>: where checkpoints that failed to restore are moved
 
 
-class ConfigMismatchError(ValueError):
-    """The checkpoints in a workdir were written by a config with other shapes or structure."""
+class CheckpointError(Exception):
+    """Base class of the errors this module raises on purpose."""
 
 
-def _shapes(tree: Any) -> dict[str, list[int]]:
+class ConfigMismatchError(CheckpointError, ValueError):
+    """The checkpoints in a directory were written by a config with another state structure or shapes."""
+
+
+class NoValidCheckpointError(CheckpointError):
+    """A directory holds checkpoints but none of them can be restored."""
+
+
+class CheckpointDirError(CheckpointError, OSError):
+    """The checkpoint directory cannot be created or written."""
+
+
+class CheckpointWriteError(CheckpointError):
+    """A save did not commit (full disk, I/O error); older checkpoints are untouched."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Restored:
+    """What :meth:`Checkpointer.restore_latest` found.
+
+    Attributes:
+      step: the restored checkpoint's step.
+      state: the restored pytree (host numpy arrays unless shardings were given).
+      meta: the checkpoint's JSON record (``config``, ``data``, ``leaves``, ``checksums``, ``step``).
+      skipped: ``(step, reason)`` of every newer checkpoint that failed, newest first.
+    """
+
+    step: int
+    state: PyTree
+    meta: dict[str, Any]
+    skipped: tuple[tuple[int, str], ...] = ()
+
+
+def leaf_signatures(tree: PyTree) -> dict[str, str]:
+    """``{leaf path: "float32[2, 128]"}`` for every leaf of ``tree`` (arrays or ``ShapeDtypeStruct`` s)."""
     return {
-        jax.tree_util.keystr(path): list(np.shape(leaf))
+        jax.tree_util.keystr(path): f"{np.dtype(leaf.dtype).name}{list(np.shape(leaf))}"
         for path, leaf in jax.tree_util.tree_leaves_with_path(tree)
     }
 
 
-def _first_config_difference(saved: dict[str, Any], current: dict[str, Any]) -> str | None:
-    for key in current:
-        if key in RUN_CONTROL_FIELDS:
+def leaf_checksums(tree: PyTree) -> dict[str, int]:
+    """``{leaf path: CRC-32 of the leaf's bytes}`` of a pytree of host-addressable arrays."""
+    out = {}
+    for path, leaf in jax.tree_util.tree_leaves_with_path(tree):
+        arr = np.ascontiguousarray(np.asarray(jax.device_get(leaf)))
+        out[jax.tree_util.keystr(path)] = zlib.crc32(arr.view(np.uint8).reshape(-1)) if arr.size else 0
+    return out
+
+
+def config_difference(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """Names of the config fields (besides run-control ones) whose values differ, in field order."""
+    keys = list(current) + [k for k in saved if k not in current]
+    return [k for k in keys if k not in RUN_CONTROL_FIELDS and saved.get(k) != current.get(k)]
+
+
+def _first_structure_field(saved: dict[str, Any], current: dict[str, Any]) -> str | None:
+    differ = config_difference(saved, current)
+    return next((k for k in STRUCTURE_FIELDS if k in differ), differ[0] if differ else None)
+
+
+def error_summary(e: BaseException) -> str:
+    """``"TypeName: first line of the message"`` (at most 160 characters of it), for one-line reports."""
+    text = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {text[0][:160] if text else ''}".rstrip(": ")
+
+
+def check_retention(keep: int, keep_every: int | None) -> None:
+    """Raises ValueError naming the config field unless ``keep >= 1`` and ``keep_every`` is ``None`` or >= 1."""
+    for name, value, optional in (("keep_checkpoints", keep, False), ("keep_every", keep_every, True)):
+        if optional and value is None:
             continue
-        if saved.get(key) != current.get(key):
-            return f"config field {key!r} is {saved.get(key)!r} in the checkpoint and {current.get(key)!r} now"
-    return None
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(
+                f"config field {name} must be a positive integer{' or null' if optional else ''}, got {value!r}"
+            )
+
+
+def _probe_writable(directory: Path) -> None:
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        probe = directory / f".write-test-{uuid.uuid4().hex}"
+        probe.write_bytes(b"ok")
+        probe.unlink()
+    except OSError as e:
+        raise CheckpointDirError(
+            f"checkpoint directory {directory} is not writable ({e.strerror or e})"
+        ) from None
+
+
+def _to_restore_target(target: PyTree, sharding: Any) -> PyTree:
+    """ShapeDtypeStructs for orbax with ``sharding`` (one Sharding or a matching pytree).
+
+    ``None`` means this process's first device: orbax restores numpy targets only onto the topology that
+    saved them, so a checkpoint written from device arrays on 4 devices needs a sharding to land on 1.
+    """
+    if sharding is None:
+        sharding = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+    if isinstance(sharding, jax.sharding.Sharding):
+        return jax.tree.map(lambda x: jax.ShapeDtypeStruct(np.shape(x), x.dtype, sharding=sharding), target)
+    return jax.tree.map(lambda x, s: jax.ShapeDtypeStruct(np.shape(x), x.dtype, sharding=s), target, sharding)
 
 
 class Checkpointer:
@@ -55,11 +181,13 @@ class Checkpointer:
 
     Args:
       directory: where checkpoints live (``WORKDIR/checkpoints``).
-      keep: how many of the most recent checkpoints to keep.
-      keep_every: also keep every checkpoint whose step is a multiple of this (``None``: none extra).
-      primary: whether this process is the one that writes (multi-host runs write from all processes
-        through orbax, which coordinates them; ``primary`` only steers messages).
+      keep: how many of the most recent checkpoints to keep (``keep_checkpoints``).
+      keep_every: also keep every checkpoint whose step is a multiple of this (``keep_every``; ``None``: none).
       async_save: write in a background thread while training goes on.
+      read_only: open without writing anything (no directory creation, no clean-up); for checks and sampling.
+
+    Raises:
+      CheckpointDirError: (writable mode) the directory cannot be created or written.
     """
 
     def __init__(
@@ -68,94 +196,294 @@ class Checkpointer:
         *,
         keep: int = 3,
         keep_every: int | None = None,
-        primary: bool = True,
         async_save: bool = True,
+        read_only: bool = False,
     ):
+        check_retention(keep, keep_every)
         self.directory = Path(directory).absolute()
-        self.primary = primary
+        self.read_only = read_only
+        self._manager = None
+        if read_only:
+            if self.directory.is_dir():
+                self._manager = ocp.CheckpointManager(
+                    self.directory, options=ocp.CheckpointManagerOptions(create=False, save_root_metadata=False)
+                )
+            return
+        if jax.process_index() == 0:
+            _probe_writable(self.directory)
+            # Saves that never committed (the process was killed mid-write). orbax's own clean-up option runs
+            # in the background until the first save; doing it here keeps the directory tidy from the start.
+            for name in ocp.path.step.tmp_checkpoints(self.directory):
+                shutil.rmtree(self.directory / name, ignore_errors=True)
+        _sync("jaxgan_checkpoint_dir")
         options = ocp.CheckpointManagerOptions(
             max_to_keep=keep,
             keep_period=keep_every,
             enable_async_checkpointing=async_save,
             create=True,
+            save_root_metadata=False,
         )
         self._manager = ocp.CheckpointManager(self.directory, options=options)
 
+    # ---------------------------------------------------------------------------------------------- listing
     def steps(self) -> list[int]:
-        """Finalized checkpoint steps, oldest first."""
-        return sorted(self._manager.all_steps())
+        """Committed checkpoint steps, oldest first (unfinalized ``*.orbax-checkpoint-tmp`` never appear)."""
+        return sorted(self._manager.all_steps()) if self._manager is not None else []
 
-    def save(self, step: int, state: Any, config: dict[str, Any], extra: dict[str, Any] | None = None) -> None:
-        """Starts an asynchronous save of ``state`` at ``step``; call :meth:`wait` to block until committed."""
-        meta = {"config": config, "shapes": _shapes(state), "step": int(step), **(extra or {})}
-        self._manager.save(
-            int(step),
-            args=ocp.args.Composite(state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)),
-            force=True,
-        )
+    def latest_step(self) -> int | None:
+        steps = self.steps()
+        return steps[-1] if steps else None
 
-    def wait(self) -> None:
-        """Blocks until every started save is committed."""
-        self._manager.wait_until_finished()
+    # ----------------------------------------------------------------------------------------------- saving
+    def save(self, step: int, state: PyTree, config: dict[str, Any], data: dict[str, Any] | None = None) -> None:
+        """Starts an asynchronous save of the host ``state`` at ``step``; :meth:`wait` blocks until committed.
 
-    def read_meta(self, step: int) -> dict[str, Any]:
-        restored = self._manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))
-        return restored["meta"]
-
-    def restore(self, step: int, target: Any) -> Any:
-        """Restores the state at ``step`` onto the structure, shapes and shardings of ``target``."""
-        abstract = jax.eval_shape(lambda: target) if not _is_abstract(target) else target
-        restored = self._manager.restore(
-            step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract))
-        )
-        return restored["state"]
-
-    def restore_latest(
-        self, target: Any, config: dict[str, Any], log: Callable[[str], None] = print
-    ) -> Any | None:
-        """Restores the newest valid checkpoint onto ``target``; ``None`` when there is none.
+        Args:
+          step: the training step (the number of completed steps in ``state``).
+          state: the host state pytree (``Runner.get``), e.g. a :class:`jaxgan.state.GANState`.
+          config: the run's config dict (JSON values).
+          data: the data position (``Batcher.position(step)``), default ``{"step": step}``.
 
         Raises:
-          ConfigMismatchError: the newest readable checkpoint was written for other shapes.
+          CheckpointWriteError: the previous save failed to commit (surfaced here, as orbax waits for it).
         """
-        expected = _shapes(target)
-        for step in reversed(self.steps()):
+        if self.read_only:
+            raise RuntimeError("this Checkpointer was opened read_only")
+        meta = {
+            "step": int(step),
+            "config": config,
+            "data": data or {"step": int(step)},
+            "leaves": leaf_signatures(state),
+            "checksums": leaf_checksums(state),
+        }
+        try:
+            self._manager.save(
+                int(step),
+                args=ocp.args.Composite(state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)),
+                force=True,
+            )
+        except Exception as e:  # noqa: BLE001 - orbax re-raises the previous save's failure here
+            raise self._write_error(e) from e
+
+    def wait(self) -> None:
+        """Blocks until every started save is committed.
+
+        Raises:
+          CheckpointWriteError: a save did not commit; the checkpoints listed in the message are intact.
+        """
+        if self._manager is None or self.read_only:
+            return
+        try:
+            self._manager.wait_until_finished()
+        except Exception as e:  # noqa: BLE001
+            raise self._write_error(e) from e
+
+    def _write_error(self, e: BaseException) -> CheckpointWriteError:
+        self._manager.reload()
+        return CheckpointWriteError(
+            f"a checkpoint could not be written to {self.directory} ({error_summary(e)}); the committed checkpoints "
+            f"(steps {self.steps()}) are intact"
+        )
+
+    def should_stop(self, chunk: int, signalled: bool) -> bool:
+        """Whether every process should stop after this chunk (call it after each chunk, on every process).
+
+        Args:
+          chunk: the number of chunks this process has run (0, 1, 2, ...): the same sequence on every process,
+            as orbax's preemption sync point needs consecutive ids.
+          signalled: whether this process caught SIGTERM / SIGINT.
+
+        One process: ``signalled``. Several: ``True`` on all of them once the preemption sync point is reached
+        (JAX's coordination service saw SIGTERM on any host) or any process was signalled.
+        """
+        if jax.process_count() == 1:
+            return signalled
+        preempted = self._manager is not None and self._manager.reached_preemption(chunk)
+        from jax.experimental import multihost_utils
+
+        flags = multihost_utils.process_allgather(np.asarray([signalled or preempted], np.int32))
+        return bool(np.any(flags))
+
+    # ---------------------------------------------------------------------------------------------- reading
+    def read_meta(self, step: int) -> dict[str, Any]:
+        """The JSON record of the checkpoint at ``step``."""
+        restored = self._manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))
+        meta = restored["meta"]
+        if not isinstance(meta, dict) or not {"leaves", "checksums", "step"} <= set(meta):
+            raise ValueError("its meta record lacks leaves / checksums / step")
+        return meta
+
+    def restore(self, step: int, target: PyTree, *, sharding: Any = None, meta: dict | None = None) -> PyTree:
+        """Restores the state at ``step`` onto the structure of ``target`` and verifies its checksums.
+
+        Args:
+          step: a committed step.
+          target: a pytree of arrays or ``jax.ShapeDtypeStruct`` s, e.g. ``jax.eval_shape(exp.init_state)``.
+          sharding: ``None`` for host numpy arrays, else one ``jax.sharding.Sharding`` for every leaf or a
+            pytree of them matching ``target`` (device arrays placed so).
+          meta: the step's record if already read.
+
+        Raises:
+          ValueError: a leaf's bytes do not match the checksum recorded at save time.
+        """
+        meta = meta if meta is not None else self.read_meta(step)
+        abstract = _to_restore_target(target, sharding)
+        state = self._manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract)))[
+            "state"
+        ]
+        if sharding is None:
+            state = jax.device_get(state)
+        _verify(state, meta["checksums"])
+        return state
+
+    def restore_subset(self, step: int, target: dict[str, PyTree], *, meta: dict | None = None) -> dict[str, Any]:
+        """Restores only the top-level fields named in ``target`` (e.g. ``g_params``), as host numpy arrays.
+
+        The other fields (optimizer states, the discriminator) are not read. Checksums of the restored leaves
+        are verified.
+        """
+        meta = meta if meta is not None else self.read_meta(step)
+        abstract = _to_restore_target(target, None)
+        restore_args = jax.tree.map(lambda x: ocp.ArrayRestoreArgs(sharding=x.sharding), abstract)
+        out = self._manager.restore(
+            step,
+            args=ocp.args.Composite(
+                state=ocp.args.PyTreeRestore(abstract, restore_args=restore_args, partial_restore=True)
+            ),
+        )["state"]
+        out = jax.device_get({k: out[k] for k in target})
+        for name, subtree in out.items():  # saved leaf paths are ".name[...]" (a dataclass) or "['name'][...]"
+            sums = meta["checksums"]
+            _verify(subtree, {p: sums.get(f".{name}{p}", sums.get(f"['{name}']{p}")) for p in leaf_signatures(subtree)})
+        return out
+
+    def restore_latest(
+        self,
+        target: PyTree,
+        config: dict[str, Any],
+        *,
+        sharding: Any = None,
+        log: Callable[[str], None] = print,
+        check_data: Callable[[dict[str, Any]], None] | None = None,
+        explain: Callable[[dict[str, Any], str], str | None] | None = None,
+    ) -> Restored | None:
+        """Restores the newest valid checkpoint onto ``target``; ``None`` when the directory holds none.
+
+        Args:
+          target: abstract (or concrete) state, e.g. ``jax.eval_shape(exp.init_state)``.
+          config: the current config dict, to name the field when shapes differ and to report changes.
+          sharding: as in :meth:`restore`.
+          log: receives one line per skipped checkpoint.
+          check_data: called with the saved data position; raises ValueError when the current data order
+            differs (turned into :class:`ConfigMismatchError`).
+          explain: ``explain(saved_config, leaf)`` names the config field behind the first mismatching
+            ``leaf`` (e.g. by rebuilding with one field at a time reverted); without it, or when it returns
+            ``None``, the first differing field of :data:`STRUCTURE_FIELDS` is named.
+
+        Raises:
+          ConfigMismatchError: the newest readable checkpoint has other leaves, shapes or dtypes.
+          NoValidCheckpointError: there are checkpoints but every one failed.
+        """
+        expected = leaf_signatures(target)
+        skipped: list[tuple[int, str]] = []
+        steps = self.steps()
+        for step in reversed(steps):
             try:
                 meta = self.read_meta(step)
             except Exception as e:  # noqa: BLE001 - any unreadable record means: skip this checkpoint
-                log(f"skipping checkpoint at step {step}: its record cannot be read ({_reason(e)})")
+                skipped.append((step, f"its meta record cannot be read ({error_summary(e)})"))
+                log(f"skipping checkpoint at step {step}: {skipped[-1][1]}")
                 continue
-            if meta.get("shapes") != expected:
-                saved = meta.get("shapes", {})
-                leaf = next((k for k in expected if saved.get(k) != expected[k]), None)
-                leaf = leaf or next(iter(set(saved) - set(expected)), "?")
-                hint = _first_config_difference(meta.get("config", {}), config)
-                raise ConfigMismatchError(
-                    f"the checkpoints in {self.directory} do not match this config: state leaf {leaf} has "
-                    f"shape {saved.get(leaf)} in the checkpoint of step {step} and {expected.get(leaf)} now"
-                    + (f"; {hint}" if hint else "")
-                    + ". Nothing was changed: use another --workdir or the config that wrote them."
-                )
+            if meta["leaves"] != expected:
+                raise ConfigMismatchError(self._mismatch_message(step, meta, expected, config, explain))
+            if check_data is not None:
+                try:
+                    check_data(meta.get("data", {}))
+                except ValueError as e:
+                    raise ConfigMismatchError(
+                        f"the checkpoint of step {step} in {self.directory} was trained on another data order "
+                        f"({e}); nothing was changed: use another --workdir or the config that wrote it"
+                    ) from None
             try:
-                return self.restore(step, target)
+                state = self.restore(step, target, sharding=sharding, meta=meta)
             except Exception as e:  # noqa: BLE001
-                log(f"skipping checkpoint at step {step}: it cannot be restored ({_reason(e)})")
+                skipped.append((step, f"it cannot be restored ({error_summary(e)})"))
+                log(f"skipping checkpoint at step {step}: {skipped[-1][1]}")
+                continue
+            return Restored(step=step, state=state, meta=meta, skipped=tuple(skipped))
+        if steps:
+            raise NoValidCheckpointError(
+                f"none of the {len(steps)} checkpoints in {self.directory} can be restored (steps {steps}); "
+                "move them away to start from scratch or point --workdir elsewhere"
+            )
         return None
 
+    def _mismatch_message(self, step: int, meta: dict, expected: dict[str, str], config: dict, explain) -> str:
+        saved = meta["leaves"]
+        leaf = next((k for k in expected if saved.get(k) != expected[k]), None)
+        leaf = leaf or sorted(set(saved) - set(expected))[0]
+        saved_config = meta.get("config", {})
+        field = explain(saved_config, leaf) if explain is not None else None
+        field = field or _first_structure_field(saved_config, config)
+        what = (
+            f"config field {field!r} is {json.dumps(saved_config.get(field))} there and "
+            f"{json.dumps(config.get(field))} now"
+            if field
+            else "the config fields agree but the model code differs"
+        )
+        return (
+            f"workdir checkpoints do not match this config: {what} (state leaf {leaf} is "
+            f"{saved.get(leaf, 'absent')} in the checkpoint of step {step}, {expected.get(leaf, 'absent')} now); "
+            f"nothing was changed in {self.directory.parent}: use another --workdir or the config that wrote it"
+        )
+
+    # ------------------------------------------------------------------------------------------ maintenance
+    def set_aside(self, steps: Sequence[int]) -> list[Path]:
+        """Moves the checkpoints of ``steps`` (ones that failed to restore) to ``DIR_skipped/<step>``.
+
+        They are kept for inspection but no longer count as checkpoints, so training can write those steps
+        again. Returns the new paths.
+        """
+        moved = []
+        if self.read_only:
+            raise RuntimeError("this Checkpointer was opened read_only")
+        if jax.process_index() == 0:
+            dest_root = self.directory.parent / (self.directory.name + SKIPPED_SUFFIX)
+            for step in steps:
+                src = self.directory / str(step)
+                if not src.exists():
+                    continue
+                dest_root.mkdir(exist_ok=True)
+                dest, n = dest_root / str(step), 1
+                while dest.exists():
+                    dest, n = dest_root / f"{step}.{n}", n + 1
+                os.replace(src, dest)
+                moved.append(dest)
+        _sync("jaxgan_set_aside")
+        self._manager.reload()
+        return moved
+
     def close(self) -> None:
-        self._manager.wait_until_finished()
-        self._manager.close()
+        """Waits for pending saves (raising :class:`CheckpointWriteError` if one failed) and closes."""
+        if self._manager is None:
+            return
+        try:
+            self.wait()
+        finally:
+            self._manager.close()
+            self._manager = None
 
 
-def _is_abstract(tree: Any) -> bool:
-    leaves = jax.tree.leaves(tree)
-    return bool(leaves) and all(isinstance(x, jax.ShapeDtypeStruct) for x in leaves)
+def _verify(tree: PyTree, checksums: dict[str, int | None]) -> None:
+    for path, crc in leaf_checksums(tree).items():
+        if checksums.get(path) is None:
+            raise ValueError(f"leaf {path} has no recorded checksum")
+        if checksums[path] != crc:
+            raise ValueError(f"leaf {path} does not match its checksum (the files are damaged)")
 
 
-def _reason(e: Exception) -> str:
-    text = str(e).strip().splitlines()
-    return f"{type(e).__name__}: {text[0][:200] if text else ''}"
+def _sync(name: str) -> None:
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
 
-
-def config_dict(config: Any) -> dict[str, Any]:
-    return dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config)
+        multihost_utils.sync_global_devices(name)

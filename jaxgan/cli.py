@@ -1,21 +1,28 @@
 """The ``jaxgan`` command: flags and configs only; the work is done by library functions.
 
     jaxgan train [--config NAME_OR_PATH] [--workdir DIR] [--steps N] [--seed S] [--parallel MODE]
-                 [--set field=value ...]
+                 [--set field=value ...] [--quiet]
+    jaxgan sample --workdir DIR [--n N] [--out FILE.png|FILE.npy] [--seed S]
     jaxgan configs
-    jaxgan sample --workdir DIR [--n N] [--out FILE]
 
-Every error a user can cause (bad flag, unknown config, bad field, unwritable workdir) is one line on stderr
-and exit status 2, before anything compiles.
+Every error a user can cause (bad flag, unknown config, bad field or value, unwritable workdir, checkpoints of
+another config) is one line on stderr and exit status 2, before anything compiles or is written. A checkpoint
+that cannot be committed during training (e.g. a full disk) is one line and exit status 1.
+
+``jaxgan train`` on a workdir that holds checkpoints resumes from the newest valid one. SIGTERM / SIGINT are
+caught from the first line: the current chunk ends, its checkpoint is committed, and the exit status is 0.
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
 EXIT_USAGE = 2
+EXIT_FAILURE = 1
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
 
 class _Parser(argparse.ArgumentParser):
@@ -40,7 +47,29 @@ def _train_parser(sub) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar or messages, only the summary")
 
 
+def _catch_signals(pending: list[int]) -> dict:
+    """Records SIGTERM / SIGINT in ``pending`` until the training loop takes them over; returns old handlers."""
+
+    def record(signum, frame):
+        pending.append(signum)
+
+    try:
+        return {sig: signal.signal(sig, record) for sig in (signal.SIGTERM, signal.SIGINT)}
+    except ValueError:  # not the main thread: signals stay with whoever owns them
+        return {}
+
+
 def _train(args) -> int:
+    pending: list[int] = []
+    old_handlers = _catch_signals(pending)  # before the heavy imports: a preemption now still exits 0
+    try:
+        return _run_train(args, pending)
+    finally:
+        for sig, handler in old_handlers.items():
+            signal.signal(sig, handler)
+
+
+def _run_train(args, pending: list[int]) -> int:
     from jaxgan import config as config_lib
 
     try:
@@ -54,25 +83,91 @@ def _train(args) -> int:
         return _fail(str(e))
     workdir = Path(args.workdir or Path("runs") / cfg.name)
 
-    from jaxgan import loop
+    from jaxgan import checkpoint, loop, parallel
 
     try:
-        loop.check_workdir(workdir)
-        from jaxgan import experiment
-
-        experiment.build(cfg)  # every remaining config check, still before compiling
-    except (ValueError, FileNotFoundError) as e:
+        parallel.initialize_distributed()  # a no-op unless JAXGAN_COORDINATOR is set
+    except ValueError as e:
         return _fail(str(e))
     if not args.quiet:
         print(f"[jaxgan] config {cfg.name!r} -> {workdir}", flush=True)
     try:
-        report = loop.train_and_evaluate(cfg, workdir, quiet=args.quiet)
-    except loop.WorkdirError as e:
+        report = loop.train_and_evaluate(cfg, workdir, quiet=args.quiet, pending_signals=pending)
+    except loop.SetupError as e:
         return _fail(str(e))
+    except checkpoint.CheckpointWriteError as e:
+        print(f"jaxgan: error: {e}", file=sys.stderr, flush=True)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:  # a second Ctrl-C
+        print("jaxgan: interrupted; a checkpoint being written was not committed, the run resumes from the last "
+              "committed one", file=sys.stderr, flush=True)
+        return EXIT_INTERRUPTED
     if "stopped_early" in report:
         return 0
     print(loop.summary(report))
     print(f"report: {workdir / 'report.json'}")
+    return 0
+
+
+def _sample_parser(sub) -> None:
+    p = sub.add_parser(
+        "sample", help="write samples from a trained workdir",
+        description="Write samples from the newest checkpoint of a workdir (the EMA generator when kept).",
+    )
+    p.add_argument("--workdir", required=True, help="a directory written by `jaxgan train`")
+    p.add_argument("--n", type=int, default=1000, help="number of samples (default 1000)")
+    p.add_argument("--out", default=None,
+                   help="FILE.png (a picture) or FILE.npy (the array); default WORKDIR/sample_step_<step>.png")
+    p.add_argument("--seed", type=int, default=0, help="seed of the latents (default 0)")
+    p.add_argument("--mode", choices=("samples", "grid", "interp", "arith"), default="samples",
+                   help="samples (default): N samples; for image runs also grid (rows x cols, one row per class "
+                        "for conditional models), interp (interpolation strips), arith (latent arithmetic)")
+    p.add_argument("--rows", type=int, default=8, help="grid / interp rows (default 8)")
+    p.add_argument("--cols", type=int, default=8, help="grid columns or interpolation steps (default 8)")
+    p.add_argument("--method", choices=("slerp", "lerp"), default="slerp", help="interpolation (default slerp)")
+    p.add_argument("--truncation", type=float, default=None,
+                   help="truncation trick: latents from a normal truncated to [-T, T]")
+    p.add_argument("--groups", default=None, help="arith: seed lists A:B:C, e.g. 1,2,3:4,5:6,7")
+
+
+def _sample(args) -> int:
+    if args.n < 1:
+        return _fail(f"--n must be a positive integer, got {args.n}")
+    if args.out is not None and Path(args.out).suffix.lower() not in (".png", ".npy"):
+        return _fail(f"--out must end in .png or .npy, got {args.out!r}")
+    workdir = Path(args.workdir)
+    if not workdir.is_dir():
+        return _fail(f"workdir {workdir} does not exist")
+
+    from jaxgan import checkpoint, sampling
+
+    def warn(msg: str) -> None:
+        print(f"[jaxgan] warning: {msg}", file=sys.stderr, flush=True)
+
+    try:
+        exp, state = sampling.load_for_sampling(workdir, log=warn)
+    except (FileNotFoundError, ValueError, checkpoint.CheckpointError) as e:
+        return _fail(str(e))
+    out = Path(args.out) if args.out is not None else workdir / f"sample_step_{state.step}.png"
+    if args.mode != "samples":
+        try:
+            groups = sampling.parse_groups(args.groups) if args.mode == "arith" and args.groups else None
+            sampling.write_latent_picture(exp, state, out, args.mode, rows=args.rows, cols=args.cols,
+                                          seed=args.seed, truncation=args.truncation, method=args.method,
+                                          groups=groups)
+        except ValueError as e:
+            return _fail(str(e))
+        print(f"wrote a {args.mode} picture at step {state.step} to {out}")
+        return 0
+    try:
+        sampling.write_samples(exp, state, out, n=args.n, seed=args.seed,
+                               title=f"{exp.config.name} step {state.step}")
+    except ImportError as e:
+        return _fail(f"PNG samples of image runs need the image models ({e}); write --out FILE.npy instead")
+    except OSError as e:
+        return _fail(f"cannot write {out} ({e.strerror or e})")
+    which = "EMA generator" if state.ema else "generator"
+    print(f"wrote {args.n} samples of the {which} at step {state.step} to {out}")
     return 0
 
 
@@ -91,10 +186,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = _Parser(prog="jaxgan", description="jaxgan: functional GANs in JAX.")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
     _train_parser(sub)
+    _sample_parser(sub)
     sub.add_parser("configs", help="list the named configs")
     args = parser.parse_args(["train"] if argv is None and len(sys.argv) == 1 else argv)
     if args.command == "train":
         return _train(args)
+    if args.command == "sample":
+        return _sample(args)
     if args.command == "configs":
         return _configs(args)
     parser.print_help()

@@ -1,31 +1,50 @@
-"""The training loop behind ``jaxgan train``: build, restore, run in scanned chunks, log, sample, evaluate.
+"""The training loop behind ``jaxgan train``: check, restore, run in scanned chunks, log, sample, evaluate.
 
-Sections, in order: (1) checks that cost nothing (config, workdir), (2) build, (3) restore the latest valid
-checkpoint or initialise, (4) the loop of ``steps_per_call``-step chunks with logging, samples and
-checkpoints, (5) the final evaluation and ``report.json``. SIGTERM / SIGINT end the current chunk, write a
-checkpoint, wait for it to be committed and return normally (exit 0).
+Sections, in order:
+
+1. :func:`prepare`, the checks that write nothing: build the experiment and its runner, read the checkpoints
+   (newest valid one first, see :mod:`jaxgan.checkpoint`) and refuse a workdir whose checkpoints have another
+   state structure; then prove the workdir and the checkpoint directory writable. Every problem found here is a
+   :class:`SetupError` with a one-line message, raised before anything compiles or is written.
+2. The first writes: set aside checkpoints that failed to restore, ``config.json``, ``metrics.jsonl`` cut back
+   to the restored step.
+3. The loop of ``steps_per_call``-step chunks with logging, samples and checkpoints (asynchronous saves).
+4. The final evaluation and ``report.json``.
+
+Signals. SIGTERM and SIGINT are caught from the start (the CLI catches them from its first line and hands them
+over): the current chunk ends, a checkpoint of it is written and committed, and the function returns normally
+(``report["stopped_early"]``), so ``jaxgan train`` exits 0. A signal before the first chunk stops without
+writing a checkpoint (there is nothing new to save). A second Ctrl-C stops at once; the checkpoint being written
+then is never committed and the previous ones stay valid. In multi-process runs every process stops after the
+same chunk (:meth:`jaxgan.checkpoint.Checkpointer.should_stop`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
+import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import numpy as np
 
-from jaxgan import experiment, parallel, plots
+from jaxgan import checkpoint, experiment, parallel, plots, sampling
 from jaxgan.config import Config, to_dict
 from jaxgan.writers import MetricsWriter, Progress, fingerprint, read_metrics, to_python
 
 
-class WorkdirError(ValueError):
-    """The workdir cannot be used (not writable, or holds checkpoints of another config)."""
+class SetupError(ValueError):
+    """A problem found before training starts; the message is one line for the user."""
+
+
+class WorkdirError(SetupError):
+    """The workdir or its checkpoint directory cannot be used."""
 
 
 def check_workdir(workdir: str | Path) -> Path:
@@ -37,34 +56,66 @@ def check_workdir(workdir: str | Path) -> Path:
         probe.write_text("ok")
         probe.unlink()
     except OSError as e:
-        raise WorkdirError(f"workdir {path} is not writable: {e.strerror or e}") from e
+        raise WorkdirError(f"workdir {path} is not writable ({e.strerror or e})") from None
     return path
 
 
-class _StopRequest:
-    """Turns SIGTERM / SIGINT into a flag the loop checks between chunks."""
+class StopRequest:
+    """Turns SIGTERM / SIGINT into a flag the loop checks between chunks.
 
-    def __init__(self):
-        self.signal: int | None = None
-        self._old = {}
+    In a multi-process run SIGTERM is left to whoever holds it: JAX's preemption notifier, which
+    ``jax.distributed.initialize`` installs, tells every process through orbax's preemption sync point
+    (:meth:`jaxgan.checkpoint.Checkpointer.should_stop`); SIGINT is still caught here and shared with the
+    other processes after each chunk.
 
-    def __enter__(self):
+    Args:
+      pending: a list shared with an earlier handler (the CLI's, installed on its first line): signals in it
+        count as received, and this handler appends to it too, so no signal is lost in the hand-over.
+    """
+
+    def __init__(self, pending: list[int] | None = None):
+        self._pending = pending if pending is not None else []
+        self._old: dict[int, Any] = {}
+
+    def __enter__(self) -> StopRequest:
         for sig in (signal.SIGTERM, signal.SIGINT):
+            if sig == signal.SIGTERM and jax.process_count() > 1:
+                continue  # JAX's preemption notifier holds it
             try:
                 self._old[sig] = signal.signal(sig, self._handle)
-            except ValueError:  # not the main thread
+            except ValueError:  # not the main thread: signals stay with whoever owns them
                 pass
         return self
 
     def _handle(self, signum, frame):
-        if self.signal is not None and signum == signal.SIGINT:
+        if self._pending and signum == signal.SIGINT:
             raise KeyboardInterrupt  # a second Ctrl-C stops at once
-        self.signal = signum
+        self._pending.append(signum)
+
+    @property
+    def signal(self) -> int | None:
+        """The first signal received, or ``None``."""
+        return self._pending[0] if self._pending else None
+
+    @property
+    def name(self) -> str | None:
+        return None if self.signal is None else signal.Signals(self.signal).name
 
     def __exit__(self, *exc):
         for sig, old in self._old.items():
-            signal.signal(sig, old)
+            signal.signal(sig, old if old is not None else signal.SIG_DFL)
         return False
+
+
+class Prepared(NamedTuple):
+    """What :func:`prepare` found: the pieces of the run and where it resumes."""
+
+    exp: experiment.Experiment
+    runner: parallel.Runner
+    workdir: Path
+    checkpointer: checkpoint.Checkpointer
+    restored: checkpoint.Restored | None
+    config_changes: list[str]
 
 
 def _log(msg: str, quiet: bool) -> None:
@@ -72,19 +123,77 @@ def _log(msg: str, quiet: bool) -> None:
         print(f"[jaxgan] {msg}", flush=True)
 
 
-def _write_samples(exp: experiment.Experiment, state, path: Path, step: int) -> None:
-    c = exp.config
-    if exp.toy is not None:
-        samples = np.asarray(jax.jit(exp.generate, static_argnums=2)(state, jax.random.PRNGKey(7), 1000))
-        if exp.toy.dim == 2:
-            plots.scatter_2d(samples, exp.toy.means, path, title=f"{c.name} step {step}")
-        else:
-            real = np.asarray(exp.toy.sample(jax.random.PRNGKey(8), 1000))
-            plots.histogram_1d(samples[:, 0], real[:, 0], path, title=f"{c.name} step {step}")
-    else:
-        from jaxgan import vision
+def _warn(msg: str) -> None:
+    print(f"[jaxgan] warning: {msg}", file=sys.stderr, flush=True)
 
-        vision.write_sample_grid(exp, state, path)
+
+def prepare(config: Config, workdir: str | Path, *, warn=_warn) -> Prepared:
+    """Section 1: every check, in an order that writes nothing until the checkpoints are known to fit.
+
+    Raises:
+      SetupError: a bad config value, checkpoints of another config (naming the first differing field), a
+        directory whose checkpoints all fail, or an unwritable workdir / checkpoint directory.
+    """
+    workdir = Path(workdir)
+    try:
+        checkpoint.check_retention(config.keep_checkpoints, config.keep_every)
+        exp = experiment.build(config)
+        runner = parallel.make_runner(exp, exp.config.parallel)
+    except (ValueError, FileNotFoundError) as e:
+        raise SetupError(str(e)) from None
+    c = exp.config
+    current = to_dict(c)
+    ckpt_dir = workdir / "checkpoints"
+
+    # Read-only first: a workdir of another config must be left exactly as it is.
+    reader = checkpoint.Checkpointer(ckpt_dir, read_only=True)
+    try:
+        abstract = jax.eval_shape(exp.init_state)
+        restored = reader.restore_latest(
+            abstract,
+            current,
+            log=warn,
+            check_data=exp.batcher.restore if exp.batcher is not None else None,
+            explain=lambda saved, leaf: _field_behind(exp.config, abstract, saved, leaf),
+        )
+    except checkpoint.CheckpointError as e:
+        raise SetupError(str(e)) from None
+    finally:
+        reader.close()
+
+    check_workdir(workdir)
+    try:
+        ckpt = checkpoint.Checkpointer(ckpt_dir, keep=c.keep_checkpoints, keep_every=c.keep_every)
+    except checkpoint.CheckpointDirError as e:
+        raise WorkdirError(str(e)) from None
+    changes = []
+    if restored is not None:
+        saved = restored.meta.get("config", {})
+        changes = [
+            f"{k} {json.dumps(saved.get(k))} -> {json.dumps(current.get(k))}"
+            for k in checkpoint.config_difference(saved, current)
+        ]
+        if saved.get("steps") != current["steps"] and current.get("lr_schedule", "constant") != "constant":
+            changes.append(f"steps {saved.get('steps')} -> {current['steps']} (the {current['lr_schedule']} "
+                           "learning-rate schedule decays over the steps)")
+    return Prepared(exp, runner, workdir, ckpt, restored, changes)
+
+
+def _field_behind(config: Config, abstract, saved: dict[str, Any], leaf: str) -> str | None:
+    """The first config field whose saved value, put back alone, gives ``leaf`` its saved signature."""
+    now = checkpoint.leaf_signatures(abstract).get(leaf)
+    names = {f.name for f in dataclasses.fields(Config)}
+    for name in checkpoint.config_difference(saved, to_dict(config)):
+        if name not in names or name not in saved:
+            continue
+        try:
+            trial = experiment.build(dataclasses.replace(config, **{name: saved[name]}))
+            got = checkpoint.leaf_signatures(jax.eval_shape(trial.init_state)).get(leaf)
+        except Exception:  # noqa: BLE001 - a value this code no longer accepts cannot be the answer
+            continue
+        if got != now:
+            return name
+    return None
 
 
 def train_and_evaluate(
@@ -93,108 +202,136 @@ def train_and_evaluate(
     *,
     quiet: bool = False,
     progress: bool = True,
+    pending_signals: list[int] | None = None,
 ) -> dict[str, Any]:
-    """Trains ``config`` in ``workdir`` (resuming if it holds checkpoints) and returns the report.
+    """Trains ``config`` in ``workdir`` (resuming from its newest valid checkpoint) and returns the report.
 
-    Writes ``metrics.jsonl``, ``tensorboard/``, ``samples/step_*.png``, ``losses.png``, ``checkpoints/`` and
-    ``report.json``. Returns the report dict; ``report["stopped_early"]`` is set when a signal ended the run.
+    Writes ``config.json``, ``metrics.jsonl``, ``tensorboard/``, ``samples/step_*.png``, ``losses.png``,
+    ``checkpoints/`` and ``report.json``. Returns the report dict; when a signal ended the run early it is
+    ``{"stopped_early": "SIGTERM", "step": ..., "checkpoint": ...}`` instead.
+
+    Args:
+      config: the run's config.
+      workdir: the output directory.
+      quiet: no progress bar or messages (warnings still go to stderr).
+      progress: show the progress bar.
+      pending_signals: signals caught before this call (see :class:`StopRequest`).
+
+    Raises:
+      SetupError: before anything is written or compiled (see :func:`prepare`).
+      jaxgan.checkpoint.CheckpointWriteError: a checkpoint could not be committed (e.g. a full disk).
     """
-    from jaxgan import checkpoint
-
     t0 = time.time()
-    # (1) checks that cost nothing
-    workdir = check_workdir(workdir)
-    exp = experiment.build(config)
-    c = exp.config
-    runner = parallel.make_runner(exp, c.parallel)
-    primary = runner.is_primary
-    ckpt = checkpoint.Checkpointer(
-        workdir / "checkpoints", keep=c.keep_checkpoints, keep_every=c.keep_every, primary=primary
-    )
+    with StopRequest(pending_signals) as stop:
+        # (1) checks that write nothing
+        run = prepare(config, workdir)
+        exp, runner, workdir, ckpt, restored = run.exp, run.runner, run.workdir, run.checkpointer, run.restored
+        c = exp.config
+        current = to_dict(c)
+        primary = runner.is_primary
 
-    # (3) restore or initialise
-    state = exp.init_state()
-    restored = ckpt.restore_latest(state, to_dict(c), log=lambda m: _log(m, quiet))
-    if restored is not None:
-        state = restored
-        _log(f"resumed from checkpoint at step {int(state.step)} in {ckpt.directory}", quiet)
-    start = int(state.step)
-    writer = MetricsWriter(workdir, enabled=primary)
-    if start:
-        writer.truncate_after(start)
-    if primary:
-        (workdir / "config.json").write_text(json.dumps(to_dict(c), indent=2) + "\n")
-        (workdir / "samples").mkdir(exist_ok=True)
-    if start >= c.steps:
-        _log(f"workdir already holds step {start} >= steps {c.steps}: nothing to train", quiet)
+        # (2) the first writes
+        if restored is not None and restored.skipped:
+            moved = ckpt.set_aside([s for s, _ in restored.skipped])
+            if moved:
+                _warn(f"moved the checkpoints that failed to {moved[0].parent}: {', '.join(p.name for p in moved)}")
+        if restored is not None:
+            state, start = restored.state, restored.step
+            _log(f"resumed from checkpoint at step {start} in {ckpt.directory}", quiet)
+            if run.config_changes:
+                _warn("resuming with changed config fields (the run will differ from an uninterrupted one): "
+                      + "; ".join(run.config_changes))
+        else:
+            state, start = jax.device_get(jax.jit(exp.init_state)()), 0
+        writer = MetricsWriter(workdir, enabled=primary, start_step=start)
+        if primary:
+            _atomic_write(workdir / "config.json", json.dumps(current, indent=2) + "\n")
+            (workdir / "samples").mkdir(exist_ok=True)
+        if start >= c.steps:
+            _log(f"workdir already holds step {start} >= steps {c.steps}: nothing to train", quiet)
 
-    # (4) the loop
-    state = runner.put(state)
-    bar = Progress(total=c.steps, initial=start, enabled=progress and primary and not quiet)
-    stopped = None
-    last_metrics: dict[str, Any] = {}
-    step = start
-    last_saved = start if restored is not None else None
-    with _StopRequest() as stop:
-        while step < c.steps:
+        # (3) the loop
+        state = runner.put(state)
+        bar = Progress(total=c.steps, initial=start, enabled=progress and primary and not quiet)
+        stopped = stop.name if (stop.signal is not None and runner.num_hosts == 1) else None
+        last_metrics: dict[str, Any] = {}
+        step, chunk = start, 0
+        last_saved = start if restored is not None else None
+        while step < c.steps and stopped is None:
             k = min(c.steps_per_call, c.steps - step)
             state, metrics = runner.run(state, step, k)
-            prev, step = step, step + k
+            prev, step, chunk = step, step + k, chunk + 1
             last_metrics = runner.metrics_to_host(metrics)
             bar.update(step, last_metrics)
             if step // c.log_every > prev // c.log_every or step == c.steps:
                 writer.write(step, last_metrics)
             if primary and (step // c.sample_every > prev // c.sample_every):
                 _write_samples(exp, runner.get(state), workdir / "samples" / f"step_{step:07d}.png", step)
-            stop_now = stop.signal is not None
+            stop_now = ckpt.should_stop(chunk, stop.signal is not None)
             if step // c.checkpoint_every > prev // c.checkpoint_every or stop_now or step == c.steps:
-                ckpt.save(step, runner.get(state), to_dict(c))
+                data = exp.batcher.position(step) if exp.batcher is not None else {"step": step}
+                ckpt.save(step, runner.get(state), current, data=data)
                 last_saved = step
             if stop_now:
-                stopped = signal.Signals(stop.signal).name
-                break
-    bar.close()
-    ckpt.wait()
-    host_state = runner.get(state)
+                stopped = stop.name or "SIGTERM"  # a preemption notice seen by another process
+        bar.close()
+        try:
+            ckpt.wait()
+        except checkpoint.CheckpointWriteError:
+            writer.close()
+            raise
+        host_state = runner.get(state)
 
-    if stopped is not None:
-        _log(f"received {stopped}: checkpoint at step {last_saved} committed; run the same command to resume",
-             quiet)
+        if stopped is not None:
+            where = f"checkpoint at step {last_saved} committed" if last_saved is not None else "no checkpoint yet"
+            _log(f"received {stopped}: {where}; run the same command to resume", quiet)
+            ckpt.close()
+            writer.close()
+            return {"stopped_early": stopped, "step": step, "checkpoint": last_saved}
+
+        # (4) evaluation and report
+        report: dict[str, Any] = {
+            "config": current,
+            "steps": int(host_state.step),
+            "devices": runner.num_devices,
+            "hosts": runner.num_hosts,
+            "parallel": c.parallel,
+            "wall_time_s": round(time.time() - t0, 2),
+            "resumed_from": start if restored is not None else None,
+            "skipped_checkpoints": [
+                {"step": s, "reason": r} for s, r in (restored.skipped if restored is not None else ())
+            ],
+            "checkpoint": last_saved,
+            "final_metrics": to_python(last_metrics),
+            "fingerprint": fingerprint(host_state.g_params, host_state.d_params),
+            "skipped_updates": {"d": int(host_state.d_skipped), "g": int(host_state.g_skipped)},
+        }
+        if primary:
+            if exp.toy is not None:
+                stats, samples = experiment.evaluate_toy(exp, host_state, c.eval_samples)
+                report["eval"] = stats
+                if exp.toy.dim == 2:
+                    plots.scatter_2d(samples, exp.toy.means, workdir / "samples.png", title=f"{c.name} final")
+            else:
+                from jaxgan import vision
+
+                report["eval"] = vision.evaluate(exp, host_state, workdir)
+            _write_samples(exp, host_state, workdir / "samples" / f"step_{step:07d}.png", step)
+            plots.loss_curves(read_metrics(workdir), workdir / "losses.png")
+            _atomic_write(workdir / "report.json", json.dumps(to_python(report), indent=2) + "\n")
         ckpt.close()
         writer.close()
-        return {"stopped_early": stopped, "step": step}
-
-    # (5) evaluation and report
-    report: dict[str, Any] = {
-        "config": to_dict(c),
-        "steps": int(host_state.step),
-        "devices": runner.num_devices,
-        "hosts": runner.num_hosts,
-        "parallel": c.parallel,
-        "wall_time_s": round(time.time() - t0, 2),
-        "resumed_from": start if restored is not None else None,
-        "final_metrics": to_python(last_metrics),
-        "fingerprint": fingerprint(host_state.g_params, host_state.d_params),
-        "skipped_updates": {"d": int(host_state.d_skipped), "g": int(host_state.g_skipped)},
-    }
-    if primary:
-        if exp.toy is not None:
-            stats, samples = experiment.evaluate_toy(exp, host_state, c.eval_samples)
-            report["eval"] = stats
-            if exp.toy.dim == 2:
-                plots.scatter_2d(samples, exp.toy.means, workdir / "samples.png", title=f"{c.name} final")
-        else:
-            from jaxgan import vision
-
-            report["eval"] = vision.evaluate(exp, host_state, workdir)
-        _write_samples(exp, host_state, workdir / "samples" / f"step_{step:07d}.png", step)
-        plots.loss_curves(read_metrics(workdir), workdir / "losses.png")
-        tmp = workdir / f".report.json.{os.getpid()}"
-        tmp.write_text(json.dumps(to_python(report), indent=2) + "\n")
-        tmp.replace(workdir / "report.json")
-    ckpt.close()
-    writer.close()
     return report
+
+
+def _write_samples(exp: experiment.Experiment, state, path: Path, step: int) -> None:
+    sampling.write_samples(exp, state, path, n=1000, seed=7, title=f"{exp.config.name} step {step}")
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.parent / f".{path.name}.{os.getpid()}"
+    tmp.write_text(text)
+    tmp.replace(path)
 
 
 def summary(report: dict[str, Any]) -> str:

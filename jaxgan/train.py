@@ -56,14 +56,18 @@ def normal_latent(dim: int | Sequence[int]) -> Callable[[Array], Array]:
     return lambda key: jax.random.normal(key, shape)
 
 
-def sample_keys(key: Array, batch_size: int, replicas: Replicas = Replicas()) -> Array:
+def sample_keys(key: Array, batch_size: int, replicas: Replicas = Replicas(), groups: int = 1) -> Array:
     """Per-sample keys ``[batch_size, 2]`` for this replica's rows of the global batch.
 
-    Sample ``i`` of the global batch gets ``fold_in(key, i)``; replica ``r`` owns rows
-    ``[r * batch_size, (r + 1) * batch_size)``.
+    Sample ``i`` of the global batch gets ``fold_in(key, i)``. With ``groups == 1`` replica ``r`` owns rows
+    ``[r * batch_size, (r + 1) * batch_size)``. With ``groups = g > 1`` the global batch is ``g`` consecutive
+    groups (the ``n_critic`` minibatches of a step) and replica ``r`` owns its share of each: rows
+    ``k * count * m + [r * m, (r + 1) * m)`` for ``k < g``, ``m = batch_size / g``, in that order.
     """
-    first = replicas.index() * batch_size
-    return jax.vmap(jax.random.fold_in, (None, 0))(key, first + jnp.arange(batch_size))
+    m = batch_size // groups
+    group_starts = jnp.arange(groups)[:, None] * (m * replicas.count)
+    rows = (group_starts + replicas.index() * m + jnp.arange(m)).reshape(-1)
+    return jax.vmap(jax.random.fold_in, (None, 0))(key, rows)
 
 
 def data_key(state: GANState) -> Array:
@@ -143,6 +147,8 @@ def make_train_step(
       ``d/real_logits_mean``, ``d/fake_logits_mean``, ``d/grad_norm``, ``g/grad_norm``, ``d/skipped``,
       ``g/skipped`` (cumulative counts of non-finite updates not applied) and ``loss/<name>`` from the loss
       state (BEGAN's ``k`` and ``m_global``). Discriminator metrics are means over the ``n_critic`` updates.
+      The function carries ``train_step.n_critic``, which :mod:`jaxgan.parallel` reads to lay out a step's real
+      rows across devices.
 
     Raises:
       ValueError: on an unknown loss name, ``n_critic < 1``, ``simultaneous`` with ``n_critic > 1``, a
@@ -319,6 +325,7 @@ def make_train_step(
         }
         return new_state, metrics
 
+    train_step.n_critic = n_critic
     return train_step
 
 
@@ -343,6 +350,7 @@ def make_sampled_multi_step(
     batch_size: int,
     num_steps: int,
     replicas: Replicas = Replicas(),
+    n_critic: int | None = None,
 ) -> Callable[[GANState], tuple[GANState, dict[str, Array]]]:
     """K steps in one call over data sampled on device (toy distributions): no host data at all.
 
@@ -355,13 +363,19 @@ def make_sampled_multi_step(
         ``n_critic`` factor).
       num_steps: K.
       replicas: as given to :func:`make_train_step`.
+      n_critic: the step's ``n_critic`` (default: read from ``train_step``). Each replica draws its share of
+        each discriminator minibatch (``sample_keys(..., groups=n_critic)``), so the rows match one device's.
 
     Returns:
       ``multi_step(state) -> (state, metrics)``; the batch of step ``t`` depends only on (seed, t).
     """
+    if n_critic is None:
+        n_critic = getattr(train_step, "n_critic", 1)
+    if batch_size % n_critic:
+        raise ValueError(f"batch_size {batch_size} (rows per step on this replica) must divide by n_critic {n_critic}")
 
     def body(state, _):
-        batch = sample_fn(sample_keys(data_key(state), batch_size, replicas))
+        batch = sample_fn(sample_keys(data_key(state), batch_size, replicas, n_critic))
         return train_step(state, batch)
 
     def multi_step(state):

@@ -42,16 +42,22 @@ def fingerprint(*trees: Any) -> str:
 
 
 class MetricsWriter:
-    """Appends one JSON object per log step to ``DIR/metrics.jsonl`` and mirrors it to TensorBoard."""
+    """Appends one JSON object per log step to ``DIR/metrics.jsonl`` and mirrors it to TensorBoard.
 
-    def __init__(self, workdir: str | Path, enabled: bool = True, tensorboard: bool = True):
+    A run resumed at ``start_step`` drops the records past it, in ``metrics.jsonl`` and (``purge_step``) in
+    TensorBoard, since the resumed run writes those steps again.
+    """
+
+    def __init__(self, workdir: str | Path, enabled: bool = True, tensorboard: bool = True, start_step: int = 0):
         self.enabled = enabled
         self.path = Path(workdir) / "metrics.jsonl"
         self._tb = None
+        if start_step:
+            self.truncate_after(start_step)
         if enabled and tensorboard:
             from tensorboardX import SummaryWriter
 
-            self._tb = SummaryWriter(str(Path(workdir) / "tensorboard"))
+            self._tb = SummaryWriter(str(Path(workdir) / "tensorboard"), purge_step=start_step or None)
 
     def write(self, step: int, metrics: dict[str, Any]) -> None:
         if not self.enabled:

@@ -64,3 +64,30 @@ def test_truncate_towards_mean():
     np.testing.assert_allclose(latent.truncate_towards_mean(z, 0.5), [[1.0, -1.0]])
     np.testing.assert_allclose(latent.truncate_towards_mean(z, 1.0), z)
     np.testing.assert_allclose(latent.truncate_towards_mean(z, 0.0, jnp.array([1.0, 1.0])), [[1.0, 1.0]])
+
+
+def test_latent_pictures_of_an_image_run(tmp_path):
+    from PIL import Image
+
+    from jaxgan import experiment, sampling
+    from jaxgan.config import Config
+
+    cfg = Config(data="digits", image_size=28, model="dcgan", batch_size=16, latent_dim=8, conditional=True,
+                 model_kwargs={"generator": {"base_features": 8}, "discriminator": {"base_features": 8}})
+    exp = experiment.build(cfg)
+    st = exp.init_state()
+    grid = sampling.write_latent_picture(exp, st, tmp_path / "grid.png", "grid", rows=3, cols=4, truncation=1.0)
+    assert Image.open(grid).size == (4 * 29 + 1, 3 * 29 + 1)
+    strip = sampling.write_latent_picture(exp, st, tmp_path / "interp.png", "interp", rows=2, cols=5)
+    assert Image.open(strip).size == (5 * 29 + 1, 2 * 29 + 1)
+    groups = sampling.parse_groups("1,2:3:4,5")
+    arith = sampling.write_latent_picture(exp, st, tmp_path / "arith.png", "arith", groups=groups)
+    tiles = np.asarray(Image.open(arith), dtype=np.float32)
+    # the 4th tile is the generator's image of mean(A) - mean(B) + mean(C)
+    z = {s: np.asarray(sampling._latents(exp, jax.random.PRNGKey(s), 1, None))[0] for s in (1, 2, 3, 4, 5)}
+    target = (z[1] + z[2]) / 2 - z[3] + (z[4] + z[5]) / 2
+    img = sampling.images_from_latents(exp, st, target[None], np.zeros(1, np.int32))[0, :, :, 0]
+    expected = np.clip((img + 1) * 127.5, 0, 255).round()
+    np.testing.assert_allclose(tiles[1:29, 1 + 3 * 29:29 + 3 * 29], expected, atol=1.0)
+    with pytest.raises(ValueError, match="A:B:C"):
+        sampling.parse_groups("1,2:3")

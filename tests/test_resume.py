@@ -1,0 +1,274 @@
+"""Resumption as a user breaks it: ``jaxgan train`` in subprocesses, killed with SIGKILL and SIGTERM at random
+moments (during start-up, compilation, training and checkpoint writes), restarted with the same command until it
+finishes; damaged checkpoints; a workdir of another config. The final state must be bitwise equal to the state of
+one uninterrupted run.
+
+Set ``JAXGAN_TEST_SEED`` to replay the random kill times of a failing run (the seed is in every assertion).
+"""
+
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+
+from jaxgan import checkpoint, experiment, loop
+from jaxgan.config import apply_overrides, load_config
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED = int(os.environ.get("JAXGAN_TEST_SEED", time.time_ns() % 10**6))
+ENV = {
+    **os.environ,
+    "JAX_PLATFORMS": "cpu",
+    "JAX_COMPILATION_CACHE_DIR": os.environ.get(
+        "JAX_COMPILATION_CACHE_DIR", os.path.join(tempfile.gettempdir(), "jaxgan-test-jax-cache")
+    ),
+    "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+}
+STEPS, PER_CALL, EVERY = 240, 10, 20
+OVERRIDES = [
+    f"steps_per_call={PER_CALL}", f"checkpoint_every={EVERY}", f"log_every={EVERY}", "sample_every=1000000",
+    "eval_samples=200", "g_features=[32,32]", "d_features=[32,32]", "batch_size=32", "ema_decay=0.9",
+    "keep_checkpoints=3",
+]
+TIMEOUT = 180
+
+
+def _cmd(workdir: Path, *extra: str) -> list[str]:
+    sets = [a for o in OVERRIDES for a in ("--set", o)]
+    return [sys.executable, "-m", "jaxgan.cli", "train", "--workdir", str(workdir), "--steps", str(STEPS),
+            *sets, *extra]
+
+
+class Run:
+    """One ``jaxgan train`` process with its output in files (no pipe to fill up)."""
+
+    def __init__(self, workdir: Path, name: str, *extra: str):
+        self.out, self.err = workdir.parent / f"{name}.out", workdir.parent / f"{name}.err"
+        with self.out.open("w") as out, self.err.open("w") as err:
+            self.proc = subprocess.Popen(_cmd(workdir, *extra), stdout=out, stderr=err, env=ENV, cwd=ROOT)
+        self.start = time.monotonic()
+
+    def wait(self) -> int:
+        return self.proc.wait(timeout=TIMEOUT)
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def kill(self, sig=signal.SIGKILL) -> None:
+        if self.alive():
+            self.proc.send_signal(sig)
+
+    @property
+    def stdout(self) -> str:
+        return self.out.read_text()
+
+    @property
+    def stderr(self) -> str:
+        return self.err.read_text()
+
+
+def _committed(workdir: Path) -> list[int]:
+    d = workdir / "checkpoints"
+    return sorted(int(p) for p in os.listdir(d) if p.isdigit()) if d.is_dir() else []
+
+
+def _writing(workdir: Path) -> list[str]:
+    d = workdir / "checkpoints"
+    return [p for p in os.listdir(d) if ".orbax-checkpoint-tmp" in p] if d.is_dir() else []
+
+
+def _poll(run: Run, condition, timeout=TIMEOUT, interval=0.002) -> bool:
+    """Polls ``condition()`` while ``run`` lives; returns whether it came true."""
+    end = time.monotonic() + timeout
+    while run.alive() and time.monotonic() < end:
+        if condition():
+            return True
+        time.sleep(interval)
+    return False
+
+
+def _final_state(workdir: Path):
+    cfg = apply_overrides(load_config("default"), [f"steps={STEPS}", *OVERRIDES])
+    exp = experiment.build(cfg)
+    reader = checkpoint.Checkpointer(workdir / "checkpoints", read_only=True)
+    got = reader.restore_latest(jax.eval_shape(exp.init_state), {}, log=pytest.fail)
+    reader.close()
+    assert got.step == STEPS
+    return got.state
+
+
+def _assert_bitwise_equal(workdir: Path, straight: dict, why: str) -> None:
+    report = json.loads((workdir / "report.json").read_text())
+    assert report["fingerprint"] == straight["report"]["fingerprint"], why
+    assert report["steps"] == STEPS
+    a, b = _final_state(workdir), straight["state"]
+    leaves_a, leaves_b = jax.tree_util.tree_leaves_with_path(a), jax.tree_util.tree_leaves_with_path(b)
+    assert [p for p, _ in leaves_a] == [p for p, _ in leaves_b]
+    for (path, x), (_, y) in zip(leaves_a, leaves_b):  # params, both optimizer states, EMA, key, counters
+        assert np.asarray(x).tobytes() == np.asarray(y).tobytes(), f"{jax.tree_util.keystr(path)} differs; {why}"
+
+
+class Straight:
+    """One uninterrupted run, started when first needed and waited for only when compared against, so it
+    trains while the interrupted runs do."""
+
+    def __init__(self, workdir: Path):
+        self.workdir = workdir
+        self.run = Run(workdir, "straight")
+        self._result = None
+
+    def __getitem__(self, key: str):
+        if self._result is None:
+            assert self.run.wait() == 0, self.run.stderr[-3000:]
+            assert _committed(self.workdir) == [200, 220, 240]  # keep_checkpoints=3
+            self._result = {"workdir": self.workdir, "state": _final_state(self.workdir),
+                            "report": json.loads((self.workdir / "report.json").read_text())}
+        return self._result[key]
+
+
+@pytest.fixture(scope="module")
+def straight(tmp_path_factory):
+    return Straight(tmp_path_factory.mktemp("straight") / "run")
+
+
+def _kill_once(workdir: Path, name: str, how: str, rng: random.Random):
+    """Starts the command, SIGKILLs it ``how``; returns (how, committed after, unfinished writes, exit code)."""
+    before = _committed(workdir)
+    leftover = set(_writing(workdir))  # a killed write of an earlier attempt: removed at start-up
+    run = Run(workdir, name)
+    if how == "during start-up":
+        _poll(run, lambda: False, timeout=rng.uniform(0.5, 4.0))
+    elif how == "after a checkpoint":
+        _poll(run, lambda: _committed(workdir) != before)
+        time.sleep(rng.uniform(0.0, 0.3))
+    else:
+        _poll(run, lambda: not leftover & set(_writing(workdir)))
+        _poll(run, lambda: bool(_writing(workdir)))
+    run.kill()
+    run.wait()
+    if before and how != "during start-up" and run.proc.returncode != 0:
+        assert f"resumed from checkpoint at step {before[-1]}" in run.stdout, run.stdout
+    return how, _committed(workdir), _writing(workdir), run.proc.returncode
+
+
+def test_sigkill_at_random_moments_and_restarts_end_bitwise_equal(straight, tmp_path):
+    rng = random.Random(SEED)
+    workdir = tmp_path / "run"
+    history = [_kill_once(workdir, "kill0", "during start-up", rng)]
+    for _attempt in range(3):  # until a kill lands inside a write (it leaves an unfinished write behind)
+        history.append(_kill_once(workdir, f"kill{len(history)}", "during a checkpoint write", rng))
+        if history[-1][2] or history[-1][3] == 0:
+            break
+    history.append(_kill_once(workdir, f"kill{len(history)}", "after a checkpoint", rng))
+    why = f"JAXGAN_TEST_SEED={SEED}; (how, committed, unfinished, exit code): {history}"
+    assert sum(rc == -signal.SIGKILL for *_, rc in history) >= 3, why
+    assert any(how == "during a checkpoint write" and tmp and rc == -signal.SIGKILL
+               for how, _, tmp, rc in history), f"no kill landed inside a write; {why}"
+    final = Run(workdir, "final")
+    assert final.wait() == 0, final.stderr[-3000:]
+    committed = history[-1][1]
+    if committed:
+        assert f"resumed from checkpoint at step {committed[-1]}" in final.stdout, why
+    assert not _writing(workdir)  # leftovers of killed writes are removed when the directory is opened
+    _assert_bitwise_equal(workdir, straight, why)
+    print(f"\nSIGKILL resume: {why}")
+
+
+def test_sigterm_exits_0_with_a_committed_checkpoint_and_resumes_bitwise_equal(straight, tmp_path):
+    rng = random.Random(SEED + 1)
+    workdir = tmp_path / "run"
+    # During start-up or compilation: exit 0, and whatever checkpoint it reports is on disk.
+    run = Run(workdir, "early")
+    _poll(run, lambda: False, timeout=rng.uniform(1.0, 4.0))
+    run.kill(signal.SIGTERM)
+    assert run.wait() == 0, run.stderr[-3000:]
+    if "received SIGTERM: checkpoint at step" in run.stdout:
+        step = int(run.stdout.split("received SIGTERM: checkpoint at step ")[1].split()[0])
+        assert _committed(workdir)[-1] == step
+    # During training, with a checkpoint written every other chunk: exit 0 and a checkpoint at the stop step.
+    before = _committed(workdir)
+    run = Run(workdir, "mid")
+    assert _poll(run, lambda: [s for s in _committed(workdir) if s > max(before, default=0) + EVERY])
+    time.sleep(rng.uniform(0.0, 0.2))
+    run.kill(signal.SIGTERM)
+    assert run.wait() == 0, run.stderr[-3000:]
+    message = next(ln for ln in run.stdout.splitlines() if "received SIGTERM" in ln)
+    step = int(message.split("checkpoint at step ")[1].split()[0])
+    assert step % PER_CALL == 0 and step < STEPS, message
+    assert _committed(workdir)[-1] == step and not _writing(workdir)  # committed, nothing half-written
+    assert not (workdir / "report.json").exists()
+    # The same command resumes there and ends where an uninterrupted run ends.
+    final = Run(workdir, "final")
+    assert final.wait() == 0, final.stderr[-3000:]
+    assert f"resumed from checkpoint at step {step}" in final.stdout
+    _assert_bitwise_equal(workdir, straight, f"JAXGAN_TEST_SEED={SEED}; SIGTERM at step {step}")
+    metrics = [json.loads(ln)["step"] for ln in (workdir / "metrics.jsonl").read_text().splitlines()]
+    assert metrics == list(range(EVERY, STEPS + 1, EVERY))  # no duplicated or missing records after resuming
+
+
+def _flip_bytes(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    for i in range(len(data) // 3, len(data) // 3 + 64):
+        data[i] ^= 0x10
+    path.write_bytes(bytes(data))
+
+
+def test_damaged_latest_checkpoints_are_skipped_with_reasons_and_the_run_ends_bitwise(straight, tmp_path):
+    workdir = tmp_path / "run"
+    shutil.copytree(straight["workdir"], workdir)
+    (workdir / "report.json").unlink()
+    ckpts = workdir / "checkpoints"
+    # 240: hand-corrupted array bytes (orbax alone would restore wrong values); 220: truncated files.
+    _flip_bytes(max((p for p in (ckpts / "240").rglob("*") if p.is_file()), key=lambda p: p.stat().st_size))
+    for p in (ckpts / "220" / "state").rglob("*"):
+        if p.is_file() and p.stat().st_size > 200:
+            os.truncate(p, 100)
+    run = Run(workdir, "damaged")
+    assert run.wait() == 0, run.stderr[-3000:]
+    skips = [ln for ln in run.stderr.splitlines() if "skipping checkpoint" in ln]
+    assert skips[0].startswith("[jaxgan] warning: skipping checkpoint at step 240: it cannot be restored")
+    assert "does not match its checksum" in skips[0]
+    assert skips[1].startswith("[jaxgan] warning: skipping checkpoint at step 220: it cannot be restored")
+    assert "resumed from checkpoint at step 200" in run.stdout
+    assert sorted(os.listdir(workdir / "checkpoints_skipped")) == ["220", "240"]  # kept for inspection
+    report = json.loads((workdir / "report.json").read_text())
+    assert [s["step"] for s in report["skipped_checkpoints"]] == [240, 220]
+    _assert_bitwise_equal(workdir, straight, "after skipping damaged checkpoints 240 and 220")
+
+
+def test_other_architecture_is_refused_naming_the_field_and_nothing_in_the_workdir_changes(straight, tmp_path):
+    workdir = tmp_path / "run"
+    shutil.copytree(straight["workdir"], workdir)
+
+    def snapshot():
+        return {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in sorted(workdir.rglob("*")) if p.is_file()}
+
+    before = snapshot()
+    run = Run(workdir, "other", "--set", "g_features=[16,16]", "--steps", "400")
+    assert run.wait() == 2
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("jaxgan: error: workdir checkpoints do not match"), run.stderr
+    assert "'g_features' is [32, 32] there and [16, 16] now" in lines[0]
+    assert snapshot() == before
+    assert sorted(p.name for p in workdir.iterdir()) == sorted(p.name for p in straight["workdir"].iterdir())
+
+
+def test_the_field_named_is_the_one_that_changes_the_state_not_the_first_that_differs(straight, tmp_path):
+    workdir = tmp_path / "run"
+    shutil.copytree(straight["workdir"], workdir)
+    before = sorted(workdir.rglob("*"))
+    # g_lr differs first in field order but only lr_schedule changes the state (the schedule's step count).
+    cfg = apply_overrides(load_config("default"), [f"steps={STEPS}", *OVERRIDES, "g_lr=0.01", "lr_schedule=cosine"])
+    with pytest.raises(loop.SetupError, match=r"config field 'lr_schedule' is \"constant\" there and \"cosine\" now"):
+        loop.prepare(cfg, workdir)
+    assert sorted(workdir.rglob("*")) == before
