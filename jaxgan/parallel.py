@@ -552,7 +552,13 @@ def make_runner(exp, mode: str = "none") -> Runner:
     def run(state, step, k):
         if exp.toy is not None:
             return dp.sampled_multi_step(exp.sample_toy_batch, exp.rows_per_step, k)(state)
-        return dp.multi_step(state, dp.shard(exp.host_batches(step, k), stacked=True))
+        # Image steps are dispatched one by one (asynchronously, no host sync in between) rather than scanned:
+        # on XLA's CPU backend convolutions inside a scan's loop body ran ~10x slower than the same step
+        # called on its own (dcgan_mnist: 5.5 s against 0.45 s per step, jax 0.10.2, 2-core CPU).
+        metrics = None
+        for i in range(k):
+            state, metrics = dp.step(state, dp.shard(exp.batcher.batch(step + i)))
+        return state, metrics
 
     def metrics_to_host(metrics) -> dict[str, float]:
         return {name: float(np.asarray(v).reshape(-1)[-1]) for name, v in dp.get(metrics).items()}

@@ -1,0 +1,373 @@
+"""Evaluate a trained workdir with named metrics (the library behind ``jaxgan eval``).
+
+:func:`evaluate_workdir` rebuilds the experiment from ``WORKDIR/config.json``, restores the newest valid
+checkpoint (:meth:`jaxgan.checkpoint.Checkpointer.restore_latest`, read-only: nothing in ``checkpoints/``
+changes), computes the metrics of :mod:`jaxgan.metrics.registry` on samples of the sampling params (the EMA
+generator when the run kept one) and merges the values into ``WORKDIR/report.json`` (written atomically)::
+
+    "eval":      {"fid10k": 3.2, "kid10k": 0.0021, "kid10k_std": 0.0004, "pr10k_precision": 0.81, ...}
+    "eval_info": {"fid10k": {"step": 20000, "features": "digits-1a2b3c4d", "num_generated": 10000,
+                             "num_real": 10000, "sampling_params": "ema", "seed": 0, "seconds": 41.2}, ...}
+
+Other keys of ``report.json`` (and other metrics already under ``"eval"``) are kept.
+
+Features (``features=``): ``"auto"`` picks the project's digit classifier for 1-channel 10-class image data,
+the FID Inception-v3 for other images when ``inception_weights`` is given, and the raw coordinates for toy data;
+``"digits"``, ``"inception"`` (needs ``inception_weights=PATH``), ``"identity"`` (flattened pixels), a
+function ``features(images [n, h, w, c]) -> [n, d]`` or a
+:class:`jaxgan.metrics.registry.FeatureExtractor` choose one explicitly. The digit classifier is trained on
+the run's own data on first use and cached in ``WORKDIR/classifier/``; real features are cached in
+``WORKDIR/eval_cache/``.
+
+During training, :func:`make_eval_hook` gives a function ``(exp, state, workdir) -> {name: value}`` that a
+loop can call at intervals.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+
+from jaxgan import checkpoint, experiment
+from jaxgan.config import from_dict, to_dict
+from jaxgan.metrics import registry
+
+FeaturesArg = str | Callable[[np.ndarray], Any] | registry.FeatureExtractor
+FEATURE_NAMES = ("auto", "digits", "inception", "identity")
+EVAL_CACHE = "eval_cache"
+CLASSIFIER_DIR = "classifier"
+
+
+def _stderr(msg: str) -> None:
+    print(f"[jaxgan] {msg}", file=sys.stderr, flush=True)
+
+
+# ------------------------------------------------------------------------------------------- the pieces
+
+
+def make_extractor(
+    features: FeaturesArg,
+    exp: experiment.Experiment,
+    workdir: str | Path,
+    *,
+    inception_weights: str | os.PathLike | None = None,
+    log: Callable[[str], None] | None = None,
+) -> registry.FeatureExtractor:
+    """The feature extractor named by ``features`` for ``exp``'s data (see the module docstring).
+
+    Raises:
+      ValueError: an unknown name, ``"inception"`` without weights, ``"digits"`` on unlabelled data, or
+        ``"auto"`` on data that has no default extractor (naming what to pass instead).
+    """
+    if isinstance(features, registry.FeatureExtractor):
+        return features
+    if callable(features):
+        return registry.function_extractor(features)
+    _check_features_name(features)
+    ds = exp.dataset
+    if features == "auto":
+        if exp.toy is not None:
+            features = "identity"
+        elif ds.images.shape[-1] == 1 and ds.num_classes == 10:
+            features = "digits"
+        elif inception_weights is not None:
+            features = "inception"
+        else:
+            raise ValueError(
+                f"no default features for dataset {ds.name!r} ({ds.images.shape[-1]} channels, "
+                f"{ds.num_classes} classes): pass features='inception' with inception_weights=PATH "
+                "(jaxgan eval --inception-weights PATH), features='digits' for labelled data, or a function"
+            )
+    if features == "identity":
+        return registry.function_extractor(lambda x: np.reshape(x, (len(x), -1)), name="identity")
+    if features == "inception":
+        return registry.inception_extractor(inception_weights)
+    if ds is None or ds.labels is None:
+        raise ValueError(
+            "the 'digits' features need a labelled image dataset to train the classifier on; "
+            f"this run's data {exp.config.data!r} has none"
+        )
+    from jaxgan.metrics import digits
+    from jaxgan.writers import fingerprint
+
+    variables, _ = digits.get_classifier(ds, Path(workdir) / CLASSIFIER_DIR, log=log)
+    return registry.digits_extractor(variables, name=f"digits-{fingerprint(variables)[:8]}")
+
+
+def _check_features_name(features: str) -> None:
+    if features not in FEATURE_NAMES:
+        raise ValueError(
+            f"unknown features {features!r}; use 'auto', 'digits', 'inception' (with inception_weights=PATH), "
+            "'identity' or a function images -> [n, d]"
+        )
+
+
+def make_sampler(exp: experiment.Experiment, state, *, seed: int = 0, batch_size: int = 500):
+    """``sample_fn(start, count)`` over ``exp``'s generator (sampling params: the EMA when present).
+
+    Every call generates ``batch_size`` samples (one compilation) from ``fold_in(PRNGKey(seed), start)`` and
+    returns the first ``count``; conditional generators get the labels ``start, start + 1, ... mod classes``,
+    so ``n`` samples hold every class equally often (to within one).
+    """
+    gen = jax.jit(exp.generate, static_argnums=2)
+    key = jax.random.PRNGKey(seed)
+    n_classes = exp.dataset.num_classes if exp.config.conditional else None
+
+    def sample_fn(start: int, count: int) -> np.ndarray:
+        labels = None
+        if n_classes is not None:
+            labels = ((start + np.arange(batch_size)) % n_classes).astype(np.int32)
+        out = np.asarray(gen(state, jax.random.fold_in(key, start), batch_size, labels))
+        return out[:count]
+
+    return sample_fn
+
+
+def _real_data(exp: experiment.Experiment, specs, seed: int) -> tuple[np.ndarray | None, str | None]:
+    """The real images (or toy samples) and their cache key."""
+    if not any(s.family in registry.NEEDS_REAL for s in specs):
+        return None, None
+    if exp.toy is not None:
+        n = max(s.num_samples for s in specs)
+        return np.asarray(exp.toy.sample(jax.random.PRNGKey(seed + 1), n)), None
+    from jaxgan.metrics import digits
+
+    return exp.dataset.images, digits.dataset_key(exp.dataset)
+
+
+def evaluate_experiment(
+    exp: experiment.Experiment,
+    state,
+    metrics: str | Sequence[str],
+    workdir: str | Path,
+    *,
+    features: FeaturesArg = "auto",
+    inception_weights: str | os.PathLike | None = None,
+    seed: int = 0,
+    progress: bool = False,
+    log: Callable[[str], None] | None = None,
+) -> dict[str, float]:
+    """Named metrics of a live ``state`` of ``exp`` (no files read besides the caches in ``workdir``).
+
+    Args:
+      exp: the built experiment.
+      state: a :class:`jaxgan.state.GANState` (or anything with ``sampling_params`` and ``g_model_state``) on
+        the host or one device.
+      metrics: names (``["fid10k", "kid10k"]``) or a comma-separated string; see :mod:`jaxgan.metrics.registry`.
+      workdir: where the classifier and the real features are cached.
+      features, inception_weights: see the module docstring.
+      seed: the latents of the generated samples and KID's subsets.
+      progress: tqdm bars over feature batches.
+      log: receives progress lines (classifier training); ``None``: silent.
+
+    Returns:
+      ``{key: float}``: ``fid10k``, ``kid10k``, ``kid10k_std``, ``pr10k_precision``, ..., ``is10k``, ``is10k_std``.
+    """
+    specs = registry.parse_metrics(metrics)
+    extractor = make_extractor(features, exp, workdir, inception_weights=inception_weights, log=log)
+    real, key = _real_data(exp, specs, seed)
+    return registry.compute_metrics(
+        [s.name for s in specs],
+        extractor=extractor,
+        sample_fn=make_sampler(exp, state, seed=seed, batch_size=extractor.batch_size),
+        real_images=real,
+        cache_dir=Path(workdir) / EVAL_CACHE,
+        dataset_key=key,
+        seed=seed,
+        progress=progress,
+    )
+
+
+def make_eval_hook(
+    metrics: str | Sequence[str],
+    *,
+    features: FeaturesArg = "auto",
+    inception_weights: str | os.PathLike | None = None,
+    seed: int = 0,
+    progress: bool = False,
+) -> Callable[[experiment.Experiment, Any, str | Path], dict[str, float]]:
+    """A function ``hook(exp, state, workdir) -> {name: value}`` computing ``metrics`` on a live state, for a
+    training loop to call at intervals (e.g. on every checkpoint, logging the values as ``eval/<name>``).
+
+    The names are checked now (``ValueError`` before training starts); the classifier and real features are
+    built on the first call and cached in ``workdir`` for the next ones.
+    """
+    registry.parse_metrics(metrics)
+
+    def hook(exp: experiment.Experiment, state, workdir: str | Path) -> dict[str, float]:
+        return evaluate_experiment(
+            exp,
+            state,
+            metrics,
+            workdir,
+            features=features,
+            inception_weights=inception_weights,
+            seed=seed,
+            progress=progress,
+        )
+
+    return hook
+
+
+def load_workdir(
+    workdir: str | Path, *, log: Callable[[str], None] | None = None
+) -> tuple[experiment.Experiment, Any, int]:
+    """Rebuilds a workdir's experiment from ``config.json`` and restores its newest valid checkpoint.
+
+    Returns:
+      ``(exp, state, step)``: the state as host arrays.
+
+    Raises:
+      FileNotFoundError: no workdir, no ``config.json`` or no checkpoint.
+      ValueError: an unreadable ``config.json`` or a config that no longer builds.
+      jaxgan.checkpoint.CheckpointError: checkpoints of another config, or none that can be restored.
+    """
+    workdir = Path(workdir)
+    if not workdir.is_dir():
+        raise FileNotFoundError(f"workdir {workdir} does not exist")
+    config_path = workdir / "config.json"
+    if not config_path.is_file():
+        raise FileNotFoundError(f"no config.json in {workdir}: evaluate a directory written by `jaxgan train`")
+    try:
+        saved = json.loads(config_path.read_text())
+    except (OSError, ValueError) as e:
+        raise ValueError(f"{config_path} cannot be read ({e})") from None
+    # One device: the evaluation runs the generator alone, whatever parallel mode trained it.
+    exp = experiment.build(from_dict({**saved, "parallel": "none"}))
+    ckpt = checkpoint.Checkpointer(workdir / "checkpoints", read_only=True)
+    try:
+        restored = ckpt.restore_latest(
+            jax.eval_shape(exp.init_state), to_dict(exp.config), log=log or (lambda msg: None)
+        )
+    finally:
+        ckpt.close()
+    if restored is None:
+        raise FileNotFoundError(f"no checkpoint in {workdir / 'checkpoints'}: train first (jaxgan train --workdir ...)")
+    return exp, restored.state, restored.step
+
+
+def _num_real(spec: registry.MetricSpec, exp: experiment.Experiment) -> int:
+    """The real images (toy: samples of the true distribution) a metric compares against."""
+    if spec.family not in registry.NEEDS_REAL:
+        return 0
+    available = spec.num_samples if exp.toy is not None else len(exp.dataset.images)
+    return min(spec.num_samples, available)
+
+
+def _read_report(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        report = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise ValueError(f"{path} cannot be read as JSON ({e}); move it away to write a new one") from None
+    if not isinstance(report, dict):
+        raise ValueError(f"{path} does not hold a JSON object; move it away to write a new one")
+    return report
+
+
+def merge_report(workdir: str | Path, values: dict[str, Any], info: dict[str, Any] | None = None) -> Path:
+    """Merges ``values`` into ``WORKDIR/report.json["eval"]`` (and ``info`` into ``["eval_info"]``), keeping
+    every other key, and writes the file atomically (temp file + rename)."""
+    from jaxgan.writers import to_python
+
+    path = Path(workdir) / "report.json"
+    report = _read_report(path)
+    report.setdefault("eval", {}).update(to_python(values))
+    if info:
+        report.setdefault("eval_info", {}).update(to_python(info))
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(report, indent=2) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+# ----------------------------------------------------------------------------------------- the command
+
+
+def evaluate_workdir(
+    workdir: str | Path,
+    metrics: str | Sequence[str],
+    *,
+    features: FeaturesArg = "auto",
+    inception_weights: str | os.PathLike | None = None,
+    seed: int = 0,
+    progress: bool = True,
+) -> dict[str, float]:
+    """Evaluates a trained workdir and merges the metrics into ``WORKDIR/report.json`` (``jaxgan eval``).
+
+    Args:
+      workdir: a directory written by ``jaxgan train`` (``config.json`` and ``checkpoints/``).
+      metrics: names like ``["fid10k", "kid10k", "pr10k", "is10k"]`` or ``"fid10k,pr10k"``; see
+        :mod:`jaxgan.metrics.registry`.
+      features: ``"auto"``, ``"digits"``, ``"inception"``, ``"identity"``, a function ``images -> [n, d]``, or
+        a :class:`jaxgan.metrics.registry.FeatureExtractor`.
+      inception_weights: the FID Inception-v3 ``.npz`` (needed by ``"inception"``).
+      seed: the generated samples' latents and KID's subsets.
+      progress: progress bars and messages on stderr.
+
+    Returns:
+      The new values, ``{"fid10k": ..., "kid10k": ..., "kid10k_std": ..., "pr10k_precision": ..., ...}``, as
+      written under ``report.json["eval"]``.
+
+    Raises:
+      ValueError: an unknown metric or features name (before anything is loaded), missing Inception weights,
+        an unreadable ``config.json`` or ``report.json``.
+      FileNotFoundError: no workdir, ``config.json``, checkpoint or weights file.
+      jaxgan.checkpoint.CheckpointError: the checkpoints cannot be restored.
+    """
+    t0 = time.time()
+    # Checks that need nothing loaded come first.
+    specs = registry.parse_metrics(metrics)
+    if isinstance(features, str):
+        _check_features_name(features)
+        if features == "inception" and inception_weights is None:
+            registry.inception_extractor(None)  # raises the explanation
+    if inception_weights is not None and not Path(inception_weights).is_file():
+        raise FileNotFoundError(f"Inception weights not found: {str(inception_weights)!r}")
+    workdir = Path(workdir)
+    _read_report(workdir / "report.json")  # an unreadable report fails now, not after the evaluation
+    log = _stderr if progress else None
+    exp, state, step = load_workdir(workdir, log=_stderr)
+    if log is not None:
+        log(f"evaluating step {step} of {workdir} ({', '.join(s.name for s in specs)})")
+    extractor = make_extractor(features, exp, workdir, inception_weights=inception_weights, log=log)
+    values = evaluate_experiment(
+        exp, state, [s.name for s in specs], workdir, features=extractor, seed=seed, progress=progress, log=log
+    )
+    seconds = round(time.time() - t0, 2)
+    info = {
+        s.name: {
+            "step": int(step),
+            "features": extractor.name or "user function",
+            "num_generated": s.num_samples,
+            "num_real": _num_real(s, exp),
+            "sampling_params": "ema" if getattr(state, "ema_params", None) is not None else "generator",
+            "seed": int(seed),
+            "seconds": seconds,
+        }
+        for s in specs
+    }
+    path = merge_report(workdir, values, info)
+    if log is not None:
+        log(f"wrote {', '.join(values)} to {path} ({seconds:.0f} s)")
+    return values
+
+
+__all__ = [
+    "evaluate_experiment",
+    "evaluate_workdir",
+    "load_workdir",
+    "make_eval_hook",
+    "make_extractor",
+    "make_sampler",
+    "merge_report",
+]

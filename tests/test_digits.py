@@ -1,0 +1,183 @@
+"""Tests for jaxgan.metrics.digits: the scores on hand-made predictions, classifier training, the cache."""
+
+import math
+
+import jax
+import numpy as np
+import pytest
+
+from jaxgan.data.images import ImageDataset, load_dataset
+from jaxgan.metrics import digits
+
+TINY = {"epochs": 3, "widths": (8, 16), "hidden": 32, "batch_size": 64, "learning_rate": 3e-3}
+
+
+@pytest.fixture(scope="module")
+def digits28():
+    return load_dataset("digits", size=28)
+
+
+@pytest.fixture(scope="module")
+def trained(digits28):
+    """A small classifier trained on scikit-learn's digits at 28x28 (about 1.5k training images)."""
+    return digits.train_classifier(digits28.images, digits28.labels, **TINY)
+
+
+def _one_hot_probs(classes, confidence, num_classes=10):
+    """Rows with ``confidence`` on ``classes[i]`` and the rest spread evenly."""
+    classes = np.asarray(classes)
+    p = np.full((len(classes), num_classes), 0.0)
+    p += ((1.0 - np.asarray(confidence, float)) / (num_classes - 1))[:, None]
+    p[np.arange(len(classes)), classes] = confidence
+    return p
+
+
+def test_score_probs_uniform_histogram_and_confidence():
+    classes = np.arange(100) % 10
+    confidence = np.where(np.arange(100) < 70, 0.95, 0.5)  # 70 above 0.9, 30 below
+    out = digits.score_probs(_one_hot_probs(classes, confidence))
+    assert out["confident"] == pytest.approx(0.7)
+    assert out["class_entropy"] == pytest.approx(math.log(10), rel=1e-12)
+    assert out["class_entropy_ratio"] == pytest.approx(1.0, rel=1e-12)
+    assert out["class_histogram"] == pytest.approx([0.1] * 10)
+    assert out["num_samples"] == 100
+    assert "conditional_accuracy" not in out
+
+
+def test_score_probs_one_class_and_exact_threshold():
+    p = _one_hot_probs(np.full(20, 3), np.full(20, 0.9))  # exactly 0.9 is not "above 0.9"
+    out = digits.score_probs(p)
+    assert out["confident"] == 0.0
+    assert out["class_entropy"] == 0.0
+    assert out["class_entropy_ratio"] == 0.0
+    assert out["class_histogram"][3] == 1.0
+
+
+def test_score_probs_two_classes_entropy_and_conditional_accuracy():
+    predicted = np.array([0, 0, 1, 1, 0, 1, 0, 1])
+    requested = np.array([0, 0, 1, 1, 1, 0, 0, 1])  # 6 of 8 agree
+    out = digits.score_probs(_one_hot_probs(predicted, np.full(8, 0.99)), requested_labels=requested)
+    assert out["class_entropy"] == pytest.approx(math.log(2))
+    assert out["class_entropy_ratio"] == pytest.approx(math.log(2) / math.log(10))
+    assert out["conditional_accuracy"] == pytest.approx(0.75)
+    assert out["confident"] == 1.0
+
+
+def test_score_probs_rejects_bad_shapes():
+    with pytest.raises(ValueError, match="probs"):
+        digits.score_probs(np.ones(10))
+    with pytest.raises(ValueError, match="requested_labels"):
+        digits.score_probs(_one_hot_probs([0, 1], np.full(2, 0.99)), requested_labels=[0, 1, 2])
+
+
+def test_split_is_seed_fixed_and_disjoint():
+    train, hold = digits.split_indices(100, 0.15, seed=3)
+    assert len(hold) == 15 and len(train) == 85
+    assert not set(train) & set(hold)
+    again = digits.split_indices(100, 0.15, seed=3)
+    assert np.array_equal(again[1], hold)
+    assert not np.array_equal(digits.split_indices(100, 0.15, seed=4)[1], hold)
+
+
+def test_classifier_learns_sklearn_digits(trained, digits28):
+    variables, report = trained
+    assert report["num_holdout"] == round(0.15 * len(digits28.labels))
+    assert report["accuracy"] > 0.9, report
+    assert 0.0 <= report["confident"] <= 1.0
+    assert report["settings"]["epochs"] == TINY["epochs"]
+
+    # score_images on the held-out real digits agrees with the report
+    _, hold = digits.split_indices(len(digits28.labels), 0.15, seed=0)
+    scores = digits.score_images(variables, digits28.images[hold], requested_labels=digits28.labels[hold])
+    assert scores["conditional_accuracy"] == pytest.approx(report["accuracy"])
+    assert scores["confident"] == pytest.approx(report["confident"])
+    assert scores["class_entropy_ratio"] > 0.95  # held-out real digits cover all ten classes
+
+    feats = digits.digit_features(variables, digits28.images[:7])
+    assert feats.shape == (7, TINY["hidden"])
+    assert np.all(feats >= 0)  # after the ReLU
+    probs = digits.predict_proba(variables, digits28.images[:7])
+    np.testing.assert_allclose(probs.sum(1), 1.0, rtol=1e-6)
+    # the features -> logits head equals the model's own eval-mode forward pass
+    module = digits.classifier_module(variables)
+    assert (module.widths, module.hidden, module.num_classes) == (TINY["widths"], TINY["hidden"], 10)
+    _, logits = digits.features_and_logits(variables, digits28.images[:7])
+    np.testing.assert_allclose(logits, module.apply(variables, digits28.images[:7], train=False), rtol=1e-5, atol=1e-5)
+
+
+def test_get_classifier_cache_round_trip(tmp_path, monkeypatch, digits28):
+    small = ImageDataset(digits28.images[:300], digits28.labels[:300], 10, "digits28-small")
+    settings = {**TINY, "epochs": 1}
+    v1, r1 = digits.get_classifier(small, tmp_path, log=None, **settings)
+    key = digits.dataset_key(small)
+    assert (tmp_path / f"{key}.npz").is_file() and (tmp_path / f"{key}.json").is_file()
+    assert r1["dataset"]["name"] == "digits28-small" and r1["dataset"]["shape"] == [300, 28, 28, 1]
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("the cached classifier should have been used")
+
+    monkeypatch.setattr(digits, "train_classifier", no_training)
+    v2, r2 = digits.get_classifier(small, tmp_path, log=None, **settings)
+    assert r2 == r1
+    assert jax.tree.structure(v1) == jax.tree.structure(v2)
+    for a, b in zip(jax.tree.leaves(v1), jax.tree.leaves(v2)):
+        assert a.dtype == b.dtype and np.array_equal(a, b)
+
+    # other settings or other data do not reuse the cache
+    with pytest.raises(AssertionError, match="cached"), pytest.warns(UserWarning, match="other settings"):
+        digits.get_classifier(small, tmp_path, log=None, **{**settings, "epochs": 2})
+    other = ImageDataset(digits28.images[:300] * 0.5, digits28.labels[:300], 10, "digits28-small")
+    assert digits.dataset_key(other) != key
+    with pytest.raises(AssertionError, match="cached"):
+        digits.get_classifier(other, tmp_path, log=None, **settings)
+
+
+def test_get_classifier_errors(tmp_path, digits28):
+    unlabelled = ImageDataset(digits28.images[:10], None, None, "nolabels")
+    with pytest.raises(ValueError, match="labels"):
+        digits.get_classifier(unlabelled, tmp_path, log=None)
+    with pytest.raises(ValueError, match="unknown classifier settings"):
+        digits.get_classifier(digits28, tmp_path, log=None, epoch=3)
+
+
+def _random_sampling_state(exp):
+    """Generator params of the right shapes without compiling the state's initialisation (slow on CPU)."""
+    from jaxgan.sampling import SamplingState
+
+    shapes = jax.eval_shape(exp.init_state)
+    rng = np.random.default_rng(0)
+
+    def fill(path, s):
+        if jax.tree_util.keystr(path).endswith(("['var']", "['scale']")):
+            return np.ones(s.shape, s.dtype)
+        return (rng.normal(size=s.shape) * 0.05).astype(s.dtype)
+
+    params, model_state = (jax.tree_util.tree_map_with_path(fill, t) for t in (shapes.g_params, shapes.g_model_state))
+    return SamplingState(step=0, sampling_params=params, g_model_state=model_state, ema=False)
+
+
+def test_score_generator_conditional(tmp_path, monkeypatch, trained):
+    from jaxgan import experiment
+    from jaxgan.config import Config
+
+    config = Config(
+        data="digits",
+        image_size=28,
+        model="dcgan",
+        conditional=True,
+        latent_dim=8,
+        batch_size=16,
+        model_kwargs={"generator": {"base_features": 4}, "discriminator": {"base_features": 4}},
+    )
+    exp = experiment.build(config)
+    state = _random_sampling_state(exp)
+    calls = []
+    monkeypatch.setattr(digits, "get_classifier", lambda ds, cache_dir, **kw: calls.append(cache_dir) or trained)
+    out = digits.score_generator(exp, state, tmp_path, n=25)
+    assert calls == [tmp_path / "classifier"]
+    assert out["num_samples"] == 30  # 25 rounded up to an equal count per class
+    assert 0.0 <= out["conditional_accuracy"] <= 1.0
+    assert out["classifier_real_accuracy"] == trained[1]["accuracy"]
+    assert out["classifier_real_confident"] == trained[1]["confident"]
+    assert sum(out["class_histogram"]) == pytest.approx(1.0)
+    assert np.array_equal(digits.balanced_labels(25, 10), np.arange(30) % 10)

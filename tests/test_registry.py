@@ -1,0 +1,161 @@
+"""Tests for jaxgan.metrics.registry: metric names, and each metric equal to calling its function directly."""
+
+import numpy as np
+import pytest
+
+from jaxgan.metrics import registry
+from jaxgan.metrics.fid import FeatureStats, fid_from_features
+from jaxgan.metrics.inception_score import inception_score_from_logits
+from jaxgan.metrics.kid import kernel_inception_distance
+from jaxgan.metrics.prdc import prdc
+
+
+def test_parse_metric_names():
+    assert registry.parse_metric("fid10k") == registry.MetricSpec("fid10k", "fid", 10_000, None)
+    assert registry.parse_metric("kid1k") == registry.MetricSpec("kid1k", "kid", 1_000, None)
+    assert registry.parse_metric("pr10k") == registry.MetricSpec("pr10k", "pr", 10_000, 5)
+    assert registry.parse_metric("pr50k3") == registry.MetricSpec("pr50k3", "pr", 50_000, 3)
+    assert registry.parse_metric("is50k") == registry.MetricSpec("is50k", "is", 50_000, None)
+    assert registry.parse_metric("fid500") == registry.MetricSpec("fid500", "fid", 500, None)
+    assert [s.name for s in registry.parse_metrics("fid1k, pr1k,fid1k")] == ["fid1k", "pr1k"]
+    assert registry.result_keys(registry.parse_metric("kid10k")) == ["kid10k", "kid10k_std"]
+    assert registry.result_keys(registry.parse_metric("pr1k3")) == [
+        "pr1k3_precision",
+        "pr1k3_recall",
+        "pr1k3_density",
+        "pr1k3_coverage",
+    ]
+
+
+@pytest.mark.parametrize("bad", ["fidd10k", "fid", "fid10K", "foo10k", "kid10k3", "fid0k", "fid1", "pr10k0", "", "10k"])
+def test_parse_metric_errors_list_the_valid_names(bad):
+    with pytest.raises(ValueError, match="valid metrics: fid<N>k, kid<N>k, pr<N>k"):
+        registry.parse_metric(bad)
+
+
+def test_parse_metrics_needs_one():
+    with pytest.raises(ValueError, match="no metrics"):
+        registry.parse_metrics(" , ")
+
+
+def _toy(n, seed, shift=0.0):
+    rng = np.random.default_rng(seed)
+    return (np.tanh(rng.normal(size=(n, 4, 4, 1)) + shift)).astype(np.float32)
+
+
+def _flatten(images):
+    return np.asarray(images).reshape(len(images), -1)
+
+
+def _logits(images):
+    return 3.0 * np.asarray(images).reshape(len(images), -1)[:, :10]
+
+
+def test_each_metric_equals_its_function_on_identity_features(tmp_path):
+    fake, real = _toy(1000, 0, shift=0.3), _toy(1500, 1)
+    extractor = registry.function_extractor(_flatten, _logits, name="identity", batch_size=128)
+    out = registry.compute_metrics(
+        ["fid1k", "kid1k", "pr1k", "pr1k3", "is1k"],
+        extractor=extractor,
+        sample_fn=registry.array_sampler(fake),
+        real_images=real,
+        cache_dir=tmp_path,
+        dataset_key="toy",
+        seed=3,
+    )
+    f, r = _flatten(fake), _flatten(real)[registry.real_subset(1500, 1000)]  # 1000 of the 1500 real images
+    assert len(r) == 1000
+    assert out["fid1k"] == pytest.approx(fid_from_features(f, r), rel=1e-9)
+    kid = kernel_inception_distance(f, r, num_subsets=100, subset_size=1000, seed=3)
+    assert (out["kid1k"], out["kid1k_std"]) == pytest.approx((kid.mean, kid.std), rel=1e-12, abs=0)
+    for k, name in ((5, "pr1k"), (3, "pr1k3")):
+        expected = prdc(r, f, nearest_k=k)
+        assert {key: out[f"{name}_{key}"] for key in expected} == pytest.approx(expected, rel=1e-12)
+    score = inception_score_from_logits(_logits(fake), splits=10)
+    assert (out["is1k"], out["is1k_std"]) == pytest.approx((score.mean, score.std), rel=1e-12)
+    assert set(out) == {
+        "fid1k",
+        "kid1k",
+        "kid1k_std",
+        "is1k",
+        "is1k_std",
+        *(f"{n}_{k}" for n in ("pr1k", "pr1k3") for k in ("precision", "recall", "density", "coverage")),
+    }
+
+    # the real features and their FID statistics are cached, keyed by dataset, extractor and count
+    stats = FeatureStats.load(tmp_path / "toy-identity-1000.stats.npz")
+    assert stats.count == 1000
+    np.testing.assert_allclose(stats.mean, r.mean(0), rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(np.load(tmp_path / "toy-identity-1000.features.npy"), r)
+
+    # a second run reads them instead of extracting real features again
+    seen = []
+
+    def counting(images):
+        seen.append(len(images))
+        return _flatten(images)
+
+    again = registry.compute_metrics(
+        "fid1k,kid1k",
+        extractor=registry.function_extractor(counting, name="identity", batch_size=128),
+        sample_fn=registry.array_sampler(fake),
+        real_images=real,
+        cache_dir=tmp_path,
+        dataset_key="toy",
+        seed=3,
+    )
+    assert sum(seen) == 1000  # the generated images only
+    assert again["fid1k"] == pytest.approx(out["fid1k"], rel=1e-9) and again["kid1k"] == out["kid1k"]
+
+
+def test_fewer_real_images_than_samples_uses_all_of_them():
+    fake, real = _toy(200, 0), _toy(60, 1, shift=0.5)
+    extractor = registry.function_extractor(_flatten)
+    out = registry.compute_metrics(
+        ["fid200", "kid200", "pr200"],
+        extractor=extractor,
+        sample_fn=registry.array_sampler(fake),
+        real_images=real,
+        seed=0,
+    )
+    f, r = _flatten(fake), _flatten(real)
+    assert out["fid200"] == pytest.approx(fid_from_features(f, r), rel=1e-9)
+    kid = kernel_inception_distance(f, r, num_subsets=100, subset_size=60, seed=0)
+    assert out["kid200"] == pytest.approx(kid.mean, rel=1e-12)
+    assert out["pr200_precision"] == prdc(r, f, nearest_k=5)["precision"]
+
+
+def test_metrics_share_the_generated_samples_per_count():
+    calls = []
+
+    def sample_fn(start, count):
+        calls.append((start, count))
+        return _toy(1000, 0)[start : start + count]
+
+    registry.compute_metrics(
+        ["fid300", "pr300", "fid100"],
+        extractor=registry.function_extractor(_flatten, batch_size=128),
+        sample_fn=sample_fn,
+        real_images=_toy(300, 1),
+    )
+    assert calls == [(0, 100), (0, 128), (128, 128), (256, 44)]
+
+
+def test_errors():
+    fake = registry.array_sampler(_toy(100, 0))
+    with pytest.raises(ValueError, match="is100 needs class logits"):
+        registry.compute_metrics(
+            "is100", extractor=registry.function_extractor(_flatten), sample_fn=fake, real_images=None
+        )
+    with pytest.raises(ValueError, match="real images"):
+        registry.compute_metrics(
+            "fid100", extractor=registry.function_extractor(_flatten), sample_fn=fake, real_images=None
+        )
+    with pytest.raises(ValueError, match="inception_weights=PATH"):
+        registry.inception_extractor(None)
+    with pytest.raises(FileNotFoundError, match="Inception weights not found"):
+        registry.inception_extractor("/nonexistent/inception.npz")
+    with pytest.raises(ValueError, match=r"features_fn must return \[100, d\]"):
+        registry.compute_metrics(
+            "fid100", extractor=registry.function_extractor(lambda x: x), sample_fn=fake, real_images=_toy(100, 1)
+        )
