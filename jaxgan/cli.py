@@ -3,6 +3,9 @@
     jaxgan train [--config NAME_OR_PATH] [--workdir DIR] [--steps N] [--seed S] [--parallel MODE]
                  [--set field=value ...] [--quiet]
     jaxgan sample --workdir DIR [--n N] [--out FILE.png|FILE.npy] [--seed S]
+    jaxgan eval --workdir DIR [--metrics fid10k,kid10k,pr10k,is10k] [--features auto|digits|inception]
+                [--inception-weights FILE.npz] [--seed S]
+    jaxgan bench [benchmarks/step_throughput.py flags]
     jaxgan configs
 
 Every error a user can cause (bad flag, unknown config, bad field or value, unwritable workdir, checkpoints of
@@ -182,15 +185,65 @@ def _configs(args) -> int:
     return 0
 
 
+def _eval_parser(sub) -> None:
+    p = sub.add_parser(
+        "eval", help="evaluate a trained workdir (FID, KID, precision/recall, IS)",
+        description="Compute metrics on the newest checkpoint of a workdir and merge them into its report.json.",
+    )
+    p.add_argument("--workdir", required=True, help="a directory written by `jaxgan train`")
+    p.add_argument("--metrics", default="fid10k,kid10k,pr10k,is10k",
+                   help="comma-separated: fid|kid|pr|is followed by the sample count, e.g. fid10k,pr1k")
+    p.add_argument("--features", default="auto",
+                   help="auto (digit classifier for 10-class 1-channel data), digits, inception or identity")
+    p.add_argument("--inception-weights", default=None, help="the FID Inception-v3 weights (.npz)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the generated samples")
+
+
+def _eval(args) -> int:
+    workdir = Path(args.workdir)
+    if not workdir.is_dir():
+        return _fail(f"workdir {workdir} does not exist")
+    from jaxgan import checkpoint, evaluate
+
+    try:
+        values = evaluate.evaluate_workdir(workdir, args.metrics, features=args.features,
+                                           inception_weights=args.inception_weights, seed=args.seed)
+    except (ValueError, FileNotFoundError, checkpoint.CheckpointError) as e:
+        return _fail(str(e))
+    for k, v in values.items():
+        print(f"{k}: {v:.6g}" if isinstance(v, float) else f"{k}: {v}")
+    print(f"report: {workdir / 'report.json'}")
+    return 0
+
+
+def _bench(argv: list[str]) -> int:
+    """Runs benchmarks/step_throughput.py from a source checkout with the given flags."""
+    import runpy
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "step_throughput.py"
+    if not script.exists():
+        return _fail(f"jaxgan bench runs {script}, which is not there (it ships with the source checkout)")
+    sys.argv = [str(script), *argv]
+    runpy.run_path(str(script), run_name="__main__")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    raw = sys.argv[1:] if argv is None else list(argv)
+    if raw[:1] == ["bench"]:
+        return _bench(raw[1:])
     parser = _Parser(prog="jaxgan", description="jaxgan: functional GANs in JAX.")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
     _train_parser(sub)
     _sample_parser(sub)
+    _eval_parser(sub)
+    sub.add_parser("bench", help="step-throughput benchmark (benchmarks/step_throughput.py flags)", add_help=False)
     sub.add_parser("configs", help="list the named configs")
     args = parser.parse_args(["train"] if argv is None and len(sys.argv) == 1 else argv)
     if args.command == "train":
         return _train(args)
+    if args.command == "eval":
+        return _eval(args)
     if args.command == "sample":
         return _sample(args)
     if args.command == "configs":

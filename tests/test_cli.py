@@ -173,3 +173,13 @@ def test_sample_command_writes_a_scatter_png_and_an_npy_from_the_ema_generator(r
         assert np.asarray(a).tobytes() == np.asarray(b).tobytes()
     assert any(not np.array_equal(a, b) for a, b in zip(jax.tree.leaves(full.g_params),
                                                           jax.tree.leaves(full.ema_params)))
+
+
+def test_eval_errors_are_one_line_and_exit_2(tmp_path, capsys):
+    from jaxgan import cli
+
+    assert cli.main(["eval", "--workdir", str(tmp_path / "missing")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert cli.main(["eval", "--workdir", str(tmp_path), "--metrics", "fid1k,bogus"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown metric 'bogus'" in err and "fid<N>k" in err
