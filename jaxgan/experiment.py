@@ -96,7 +96,21 @@ class Experiment(NamedTuple):
         return out
 
 
-def _optimizer(c: Config, lr: float) -> optax.GradientTransformation:
+def lr_schedule(c: Config, lr: float, updates: int) -> float | optax.Schedule:
+    """The learning rate of an optimizer that makes ``updates`` updates in the run: ``lr`` for the "constant"
+    schedule, else ``lr`` held until the last ``lr_decay_fraction`` of the updates, then a cosine or linear
+    decay to 0 at the last update."""
+    if c.lr_schedule == "constant":
+        return lr
+    decay_steps = max(1, round(updates * c.lr_decay_fraction))
+    if c.lr_schedule == "cosine":
+        decay = optax.cosine_decay_schedule(lr, decay_steps)
+    else:
+        decay = optax.linear_schedule(lr, 0.0, decay_steps)
+    return optax.join_schedules([optax.constant_schedule(lr), decay], [updates - decay_steps])
+
+
+def _optimizer(c: Config, lr: float | optax.Schedule) -> optax.GradientTransformation:
     if c.optimizer == "adam":
         return optax.adam(lr, b1=c.b1, b2=c.b2)
     if c.optimizer == "rmsprop":
@@ -128,13 +142,18 @@ def _toy_nets(c: Config, dim: int):
 def build(config: Config) -> Experiment:
     """Validates ``config`` and builds its :class:`Experiment`; raises ValueError naming the bad field."""
     c = validate(config)
+    if c.metrics:
+        from jaxgan.metrics import registry
+
+        registry.parse_metrics(c.metrics)  # unknown metric names fail here, before anything compiles
     loss = losses.get_loss(c.loss, **c.loss_kwargs)
     pens = []
     for name, weight in c.penalties.items():
         if name not in PENALTIES:
             raise ValueError(f"unknown penalty {name!r}; penalties: {', '.join(PENALTIES)}")
         pens.append(PENALTIES[name](float(weight)))
-    g_opt, d_opt = _optimizer(c, c.g_lr), _optimizer(c, c.d_lr)
+    g_opt = _optimizer(c, lr_schedule(c, c.g_lr, c.steps))
+    d_opt = _optimizer(c, lr_schedule(c, c.d_lr, c.steps * c.n_critic))
 
     toy_dist, dataset, batcher = None, None, None
     if c.data in TOY_DATA:

@@ -250,6 +250,13 @@ def train_and_evaluate(
         if start >= c.steps:
             _log(f"workdir already holds step {start} >= steps {c.steps}: nothing to train", quiet)
 
+        # metrics the config asks for (fid10k, ...), computed at each checkpoint and at the end
+        eval_hook = None
+        if c.metrics and primary:
+            from jaxgan import evaluate
+
+            eval_hook = evaluate.make_eval_hook(c.metrics, progress=False)
+
         # (3) the loop
         state = runner.put(state)
         bar = Progress(total=c.steps, initial=start, enabled=progress and primary and not quiet)
@@ -272,6 +279,9 @@ def train_and_evaluate(
                 data = exp.batcher.position(step) if exp.batcher is not None else {"step": step}
                 ckpt.save(step, runner.get(state), current, data=data)
                 last_saved = step
+                if eval_hook is not None and not stop_now and step < c.steps:
+                    values = eval_hook(exp, runner.get(state), workdir)
+                    writer.write(step, {f"eval/{k}": v for k, v in values.items()})
             if stop_now:
                 stopped = stop.name or "SIGTERM"  # a preemption notice seen by another process
         bar.close()
@@ -316,6 +326,8 @@ def train_and_evaluate(
                 from jaxgan import vision
 
                 report["eval"] = vision.evaluate(exp, host_state, workdir)
+            if eval_hook is not None:
+                report["eval"].update(eval_hook(exp, host_state, workdir))
             _write_samples(exp, host_state, workdir / "samples" / f"step_{step:07d}.png", step)
             plots.loss_curves(read_metrics(workdir), workdir / "losses.png")
             _atomic_write(workdir / "report.json", json.dumps(to_python(report), indent=2) + "\n")
