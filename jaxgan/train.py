@@ -178,15 +178,19 @@ def make_train_step(
     def generate(g_params, g_model_state, z, labels, rng, train=True):
         return generator.apply(g_params, g_model_state, z, labels, train=train, rng=rng)
 
+    def d_outputs(d_params, d_model_state, x_real, fake, labels, rng):
+        """D on the real and on the fake batch in two calls, as DCGAN does: a batch-norm discriminator then
+        normalises each by its own statistics in both phases (one call on [real; fake] would let D learn
+        from mixed-batch statistics that the generator's phase, which shows D fakes only, never has)."""
+        r_rng, f_rng = jax.random.split(rng)
+        d_real, model_state = discriminator.apply(d_params, d_model_state, x_real, labels, train=True, rng=r_rng)
+        d_fake, model_state = discriminator.apply(d_params, model_state, fake, labels, train=True, rng=f_rng)
+        return d_real, d_fake, model_state
+
     def d_loss_fn(d_params, d_model_state, loss_state, x_real, fake, labels, key):
         b = x_real.shape[0]
         rng, pen_key = jax.random.split(key)
-        both = jnp.concatenate([x_real, fake])
-        both_labels = None if labels is None else jnp.concatenate([labels, labels])
-        out, new_model_state = discriminator.apply(
-            d_params, d_model_state, both, both_labels, train=True, rng=rng
-        )
-        d_real, d_fake = jnp.split(out, 2)  # halves, also when a wrapper (packing) changes the row count
+        d_real, d_fake, new_model_state = d_outputs(d_params, d_model_state, x_real, fake, labels, rng)
         value = loss.discriminator(d_real, d_fake, loss_state)
         total = value
         aux = {"d/loss": value}
@@ -235,12 +239,11 @@ def make_train_step(
         g_rng, d_rng = jax.random.split(key)
         fake, g_model_state = generate(g_params, state.g_model_state, z, labels, g_rng)
         if loss.generator_uses_real:
-            both = jnp.concatenate([x_real, fake])
-            both_labels = None if labels is None else jnp.concatenate([labels, labels])
-            out, _ = discriminator.apply(d_params, state.d_model_state, both, both_labels, train=True, rng=d_rng)
-            d_real, d_fake = jnp.split(out, 2)
+            d_real, d_fake, _ = d_outputs(d_params, state.d_model_state, x_real, fake, labels, d_rng)
         else:
-            d_fake, _ = discriminator.apply(d_params, state.d_model_state, fake, labels, train=True, rng=d_rng)
+            d_fake, _ = discriminator.apply(
+                d_params, state.d_model_state, fake, labels, train=True, rng=jax.random.split(d_rng)[1]
+            )
             d_real = None
         value = loss.generator(d_real, d_fake, state.loss_state)
         return value, g_model_state
