@@ -64,6 +64,10 @@ class Config:
     d_lr: float = 1e-3
     b1: float = 0.5
     b2: float = 0.999
+    # learning-rate schedule of both optimizers: "constant", or "cosine" / "linear" decay from the learning rate
+    # to 0 over the last lr_decay_fraction of each optimizer's updates (steps, or steps * n_critic for D)
+    lr_schedule: str = "constant"
+    lr_decay_fraction: float = 1.0
     ema_decay: float | None = None
 
     # running
@@ -81,7 +85,8 @@ class Config:
 
 _POSITIVE_INTS = ("steps", "batch_size", "latent_dim", "n_critic", "pack", "steps_per_call", "log_every",
                   "sample_every", "checkpoint_every", "keep_checkpoints", "eval_samples")
-_FINITE = ("g_lr", "d_lr", "b1", "b2", "instance_noise")
+_FINITE = ("g_lr", "d_lr", "b1", "b2", "instance_noise", "lr_decay_fraction")
+LR_SCHEDULES = ("constant", "cosine", "linear")
 
 
 def validate(config: Config) -> Config:
@@ -98,6 +103,12 @@ def validate(config: Config) -> Config:
         raise ValueError(f"config field parallel must be one of none, pmap, mesh; got {config.parallel!r}")
     if config.latent not in ("normal", "uniform"):
         raise ValueError(f"config field latent must be normal or uniform; got {config.latent!r}")
+    if config.lr_schedule not in LR_SCHEDULES:
+        raise ValueError(
+            f"config field lr_schedule must be one of {', '.join(LR_SCHEDULES)}; got {config.lr_schedule!r}"
+        )
+    if not 0.0 < config.lr_decay_fraction <= 1.0:
+        raise ValueError(f"config field lr_decay_fraction must be in (0, 1], got {config.lr_decay_fraction!r}")
     if config.ema_decay is not None and not (0.0 <= config.ema_decay < 1.0):
         raise ValueError(f"config field ema_decay must be in [0, 1), got {config.ema_decay!r}")
     if config.batch_size % config.pack:
