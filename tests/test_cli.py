@@ -183,3 +183,14 @@ def test_eval_errors_are_one_line_and_exit_2(tmp_path, capsys):
     assert cli.main(["eval", "--workdir", str(tmp_path), "--metrics", "fid1k,bogus"]) == 2
     err = capsys.readouterr().err
     assert "unknown metric 'bogus'" in err and "fid<N>k" in err
+
+
+def test_usage_errors_point_at_the_right_help(capsys):
+    """An unknown trailing argument is reported by the top-level parser: its hint is `jaxgan --help`, and a
+    sub-command's own error points at that sub-command's help."""
+    for argv, hint in [(["train", "--set", "steps=1", "steps_per_call=1"], "(see `jaxgan --help`)"),
+                       (["train", "--steps", "x"], "(see `jaxgan train --help`)")]:
+        with pytest.raises(SystemExit) as e:
+            cli.main(argv)
+        err = capsys.readouterr().err.strip()
+        assert e.value.code == 2 and err.startswith("jaxgan: error: ") and err.endswith(hint), (argv, err)

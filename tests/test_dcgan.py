@@ -87,10 +87,11 @@ def test_generator_and_discriminator_shapes_and_ranges(res, ch):
     assert np.std(logits) > 0
 
 
-def test_subpixel_generator_equals_transpose_generator_with_the_same_params():
+@pytest.mark.parametrize("upsample", ["subpixel", "phases", "auto", "phases,transpose"])
+def test_subpixel_generator_equals_transpose_generator_with_the_same_params(upsample):
     z = _z()
     g_t = DCGANGenerator(28, 3, base_features=4, upsample="transpose")
-    g_s = DCGANGenerator(28, 3, base_features=4, upsample="subpixel")
+    g_s = DCGANGenerator(28, 3, base_features=4, upsample=upsample)
     variables = _init(g_t, z)
     shapes_s = jax.eval_shape(lambda: g_s.init(jax.random.key(0), z, train=False))
     assert jax.tree.structure(shapes_s) == jax.tree.structure(variables)
@@ -98,6 +99,13 @@ def test_subpixel_generator_equals_transpose_generator_with_the_same_params():
         out_t = _run(g_t, variables, z, train=train)
         out_s = _run(g_s, variables, z, train=train)
         assert np.max(np.abs(out_t - out_s)) < 1e-5
+
+
+def test_per_stage_upsample_list_must_name_one_method_per_stage():
+    z = _z()
+    g = DCGANGenerator(28, 1, base_features=4, upsample="phases,phases,transpose")
+    with pytest.raises(ValueError, match=r"names 3 methods; give one, or one per stage \(2 at resolution 28\)"):
+        jax.eval_shape(lambda: g.init(jax.random.key(0), z, train=False))
 
 
 def test_resize_conv_generator_has_its_own_params():

@@ -1,6 +1,7 @@
 """Tests for jaxgan.models.layers: pixel shuffles, exact sub-pixel upsampling, spectral normalization."""
 
 import functools
+import re
 
 import flax.linen as nn
 import jax
@@ -14,6 +15,7 @@ from jaxgan.models.layers import (
     SNConv,
     SNDense,
     Upsample2x,
+    conv_transpose_as_phases,
     conv_transpose_as_subpixel,
     depth_to_space,
     space_to_depth,
@@ -83,8 +85,9 @@ def test_transpose_geometry_is_pytorch_conv_transpose2d_k4_s2_p1_with_flipped_ke
     np.testing.assert_allclose(np.asarray(out), expected, atol=1e-4)
 
 
+@pytest.mark.parametrize("form", [conv_transpose_as_subpixel, conv_transpose_as_phases])
 @pytest.mark.parametrize("k", [4, 2, 3, 6, (4, 3)])
-def test_conv_transpose_as_subpixel_equals_lax_conv_transpose(k):
+def test_conv_transpose_as_subpixel_equals_lax_conv_transpose(k, form):
     kh, kw = (k, k) if isinstance(k, int) else k
     x = _normal(0, (2, 5, 7, 3))
     kernel = _normal(1, (kh, kw, 3, 4), 1 / np.sqrt(kh * kw * 3))
@@ -94,9 +97,7 @@ def test_conv_transpose_as_subpixel_equals_lax_conv_transpose(k):
     @jax.jit
     def both(x, kernel, bias):
         dn = ("NHWC", "HWIO", "NHWC")
-        return jax.lax.conv_transpose(x, kernel, (2, 2), pads, dimension_numbers=dn) + bias, conv_transpose_as_subpixel(
-            x, kernel, bias
-        )
+        return jax.lax.conv_transpose(x, kernel, (2, 2), pads, dimension_numbers=dn) + bias, form(x, kernel, bias)
 
     expected, out = map(np.asarray, both(x, kernel, bias))
     assert out.shape == expected.shape == (2, 10, 14, 4)
@@ -115,10 +116,20 @@ def test_subpixel_kernel_for_k4_is_one_3x3_conv_with_four_phases():
     assert nonzero.sum(axis=(0, 1)).tolist() == [4, 4, 4, 4]
 
 
-def test_upsample2x_subpixel_equals_transpose_with_the_same_params_and_gradients():
+def test_phases_form_multiplies_only_the_real_taps():
+    """k = 4: four 2x2 convolutions (16 taps x in x out per input pixel, the transposed convolution's real
+    multiply-adds), not one 3x3 convolution with 4 x out outputs (36 taps, 20 of them zero)."""
+    x, kernel = _normal(0, (1, 5, 5, 3)), _normal(1, (4, 4, 3, 2))
+    hlo = jax.jit(conv_transpose_as_phases).lower(x, kernel).as_text()
+    shapes = re.findall(r"stablehlo.convolution.*?tensor<(\d+)x(\d+)x3x(\d+)xf32>", hlo)
+    assert [tuple(map(int, s_)) for s_ in shapes] == [(2, 2, 2)] * 4
+
+
+@pytest.mark.parametrize("method", ["subpixel", "phases"])
+def test_upsample2x_subpixel_equals_transpose_with_the_same_params_and_gradients(method):
     x = _normal(0, (2, 6, 6, 8))
     transpose = Upsample2x(5, 4, method="transpose")
-    subpixel = Upsample2x(5, 4, method="subpixel")
+    subpixel = Upsample2x(5, 4, method=method)
     key = jax.random.key(1, impl="unsafe_rbg")  # init is PRNG-agnostic; this one compiles fast on CPU
     params_t = jax.jit(transpose.init)(key, x)["params"]
     params_s = jax.jit(subpixel.init)(key, x)["params"]

@@ -267,8 +267,10 @@ def test_the_field_named_is_the_one_that_changes_the_state_not_the_first_that_di
     workdir = tmp_path / "run"
     shutil.copytree(straight["workdir"], workdir)
     before = sorted(workdir.rglob("*"))
-    # g_lr differs first in field order but only lr_schedule changes the state (the schedule's step count).
-    cfg = apply_overrides(load_config("default"), [f"steps={STEPS}", *OVERRIDES, "g_lr=0.01", "lr_schedule=cosine"])
-    with pytest.raises(loop.SetupError, match=r"config field 'lr_schedule' is \"constant\" there and \"cosine\" now"):
+    # g_lr differs first in field order but only lr_schedule changes the state (the default's linear schedule
+    # keeps a step count in the optimizer state; a constant learning rate does not).
+    assert load_config("default").lr_schedule == "linear"
+    cfg = apply_overrides(load_config("default"), [f"steps={STEPS}", *OVERRIDES, "g_lr=0.01", "lr_schedule=constant"])
+    with pytest.raises(loop.SetupError, match=r"config field 'lr_schedule' is \"linear\" there and \"constant\" now"):
         loop.prepare(cfg, workdir)
     assert sorted(workdir.rglob("*")) == before

@@ -8,13 +8,14 @@ from jaxgan.config import Config
 
 
 def image_config(name: str, **overrides) -> Config:
-    """The DCGAN recipe of Radford et al. 2016 (Adam 2e-4, beta1 0.5, batch 64, z ~ N(0, I_100)) on MNIST."""
+    """The DCGAN recipe of Radford et al. 2016 (Adam 2e-4, beta1 0.5, batch 64, z ~ N(0, I_100)) on MNIST, with an
+    EMA of the generator (decay 0.999, sampled and evaluated) and both learning rates decayed linearly to 0 over
+    the second half of the run."""
     base = Config(
         name=name,
         data="mnist",
         image_size=28,
         model="dcgan",
-        model_kwargs={"generator": {"upsample": "subpixel"}},
         batch_size=64,
         latent_dim=100,
         loss="non_saturating",
@@ -23,6 +24,9 @@ def image_config(name: str, **overrides) -> Config:
         b1=0.5,
         b2=0.999,
         steps=6000,
+        ema_decay=0.999,
+        lr_schedule="linear",
+        lr_decay_fraction=0.5,
         steps_per_call=50,
         log_every=100,
         sample_every=1000,

@@ -13,7 +13,7 @@ def get_config():
     return image_config(
         "dcgan_digits",
         data="digits",
-        model_kwargs={"generator": {"upsample": "subpixel", "base_features": 32},
+        model_kwargs={"generator": {"base_features": 32},
                       "discriminator": {"base_features": 32}},
         steps=1500,
     )

@@ -6,7 +6,14 @@ Expected result: see RESULT (classifier scores of generated digits, measured on 
 
 from jaxgan.configs._images import image_config
 
-RESULT = "to be measured"
+RESULT = (
+    "6,000 steps in 21.5 min (1,291 s) on the project's 2-core CPU (AMD EPYC VM, 2026-11-23, one niced job beside "
+    "it), run with the then-default upsample='subpixel' (the same function as today's 'auto'): 55.4 % of 2,000 "
+    "EMA samples classified with confidence > 0.9 (aim: 80 %, not met), predicted-class entropy 0.942 * log 10 "
+    "(aim 0.95, not met); the digit classifier on 1,500 held-out real digits: 98.9 % accurate, 96.1 % confident. "
+    "At step 3,000 (before the learning-rate decay): 49.5 %, 0.921. A generator twice as wide (base_features 128) "
+    "reached 48.4 % at step 3,000 of the same schedule: width is not what is missing."
+)
 
 
 def get_config():

@@ -21,5 +21,5 @@ def get_config():
         b1=0.5,
         b2=0.9,
         steps=3000,
-        model_kwargs={"generator": {"upsample": "subpixel"}, "discriminator": {"use_batch_norm": False}},
+        model_kwargs={"discriminator": {"use_batch_norm": False}},
     )

@@ -27,6 +27,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxgan.train import normal_latent  # noqa: F401  (re-exported: the toy latents live beside it)
+
 Array = jax.Array
 
 
@@ -135,11 +137,6 @@ def get_toy(name: str, **kwargs: Any) -> ToyDistribution:
     if name not in TOY_DISTRIBUTIONS:
         raise ValueError(f"unknown toy distribution {name!r}; valid names: {', '.join(TOY_DISTRIBUTIONS)}")
     return TOY_DISTRIBUTIONS[name](**kwargs)
-
-
-def normal_latent(dim: int) -> Callable[[Array], Array]:
-    """Standard normal latents: returns ``latent_fn(key) -> [dim]`` for ONE sample (vmap it over keys)."""
-    return lambda key: jax.random.normal(key, (dim,), jnp.float32)
 
 
 def uniform_latent(dim: int, low: float = -1.0, high: float = 1.0) -> Callable[[Array], Array]:

@@ -15,6 +15,10 @@ Upsampling by two (:class:`Upsample2x`) comes in three flavours:
   ``kernel`` / ``bias`` parameters the transposed layer holds, so the two flavours share checkpoints and
   agree to float32 round-off (:func:`conv_transpose_as_subpixel`). For ``k = 4`` this is one 3×3
   convolution instead of a 4×4 convolution over a four-times larger, three-quarters-zero input.
+* ``"phases"``: the same function again, as four ordinary convolutions, one per output phase, each with only
+  the taps of its parity (2x2 for ``k = 4``), interleaved by :func:`depth_to_space`
+  (:func:`conv_transpose_as_phases`): the transposed convolution's real multiply-adds and no others, where
+  the single stacked convolution of ``"subpixel"`` also multiplies the 20 zero taps of every 36.
 * ``"resize_conv"``: nearest-neighbour (or bilinear) resize ×2 then a ``k × k`` stride-1 convolution
   (Odena et al. 2016, "Deconvolution and checkerboard artifacts"). A different function with differently
   named parameters (``conv`` instead of ``conv_transpose``): not interchangeable with the other two.
@@ -35,7 +39,7 @@ import numpy as np
 
 Array = jax.Array
 
-UPSAMPLE_METHODS = ("transpose", "subpixel", "resize_conv")
+UPSAMPLE_METHODS = ("transpose", "subpixel", "phases", "resize_conv")
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -163,6 +167,42 @@ def conv_transpose_as_subpixel(x: Array, kernel: Array, bias: Array | None = Non
     return depth_to_space(y, 2)
 
 
+def conv_transpose_as_phases(x: Array, kernel: Array, bias: Array | None = None, *, precision: Any = None) -> Array:
+    """The same stride-2 transposed convolution as four ordinary convolutions, one per output phase.
+
+    Output phase ``(ry, rx)`` meets only the kernel taps of its parity, a ``ceil(k / 2)``-wide window of the
+    undilated input (2x2 for ``k = 4``), so each phase is one stride-1 convolution with the taps gathered from
+    ``kernel``; the four results are interleaved by :func:`depth_to_space`. Unlike
+    :func:`conv_transpose_as_subpixel` (one convolution over the union window, 3x3 for ``k = 4``, whose
+    kernel is zero on 5 of every 9 taps of each phase) it multiplies no zeros: its multiply-adds are exactly
+    the real taps of the transposed convolution. Same parameters, same function up to float32 round-off.
+
+    Args and returns as :func:`conv_transpose_as_subpixel`.
+    """
+    kh, kw, _, _ = kernel.shape
+
+    def window(k: int, r: int) -> tuple[list[int], tuple[int, int]]:
+        p = upsample_padding(k)[0]
+        lo, hi = -((p - r) // 2), (k - 1 + r - p) // 2  # input offsets d with 0 <= 2d + p - r < k
+        return [2 * d + p - r for d in range(lo, hi + 1)], (-lo, hi)
+
+    outs = []
+    for ry in (0, 1):
+        ty, pad_y = window(kh, ry)
+        for rx in (0, 1):
+            tx, pad_x = window(kw, rx)
+            k = kernel[np.asarray(ty)][:, np.asarray(tx)]
+            outs.append(
+                jax.lax.conv_general_dilated(
+                    x, k, (1, 1), (pad_y, pad_x), dimension_numbers=("NHWC", "HWIO", "NHWC"), precision=precision
+                )
+            )
+    y = jnp.concatenate(outs, axis=-1)  # channel (ry * 2 + rx) * out + c: the depth_to_space order
+    if bias is not None:
+        y = y + jnp.tile(bias, 4)
+    return depth_to_space(y, 2)
+
+
 class SubpixelConvTranspose(nn.Module):
     """A drop-in for ``nn.ConvTranspose(features, (k, k), strides=(2, 2), padding=upsample_padding(k))``.
 
@@ -174,6 +214,8 @@ class SubpixelConvTranspose(nn.Module):
       kernel_size: ``k`` (an int or a ``(kh, kw)`` pair).
       use_bias: add a bias.
       kernel_init, bias_init: initializers, as in ``nn.ConvTranspose``.
+      phases: compute it as four per-phase convolutions (:func:`conv_transpose_as_phases`) instead of one
+        stacked convolution (:func:`conv_transpose_as_subpixel`).
     """
 
     features: int
@@ -181,13 +223,15 @@ class SubpixelConvTranspose(nn.Module):
     use_bias: bool = True
     kernel_init: Any = nn.initializers.lecun_normal()
     bias_init: Any = nn.initializers.zeros_init()
+    phases: bool = False
 
     @nn.compact
     def __call__(self, x: Array) -> Array:
         kh, kw = _pair(self.kernel_size)
         kernel = self.param("kernel", self.kernel_init, (kh, kw, x.shape[-1], self.features), jnp.float32)
         bias = self.param("bias", self.bias_init, (self.features,), jnp.float32) if self.use_bias else None
-        return conv_transpose_as_subpixel(x, kernel, bias)
+        fn = conv_transpose_as_phases if self.phases else conv_transpose_as_subpixel
+        return fn(x, kernel, bias)
 
 
 def _pair(k: int | tuple[int, int]) -> tuple[int, int]:
@@ -197,14 +241,14 @@ def _pair(k: int | tuple[int, int]) -> tuple[int, int]:
 class Upsample2x(nn.Module):
     """Upsampling by two with learned weights: ``[b, H, W, c] -> [b, 2H, 2W, features]``.
 
-    ``"transpose"`` and ``"subpixel"`` compute the same function from the same parameters (a child
+    ``"transpose"``, ``"subpixel"`` and ``"phases"`` compute the same function from the same parameters (a child
     ``conv_transpose`` with ``kernel [k, k, c, features]`` and ``bias [features]``); ``"resize_conv"`` has
     a child ``conv`` instead (see the module docstring).
 
     Attributes:
       features: output channels.
       kernel_size: ``k``; 4 in DCGAN.
-      method: ``"transpose"``, ``"subpixel"`` or ``"resize_conv"``.
+      method: ``"transpose"``, ``"subpixel"``, ``"phases"`` or ``"resize_conv"``.
       resize: ``"nearest"`` or ``"bilinear"``, for ``"resize_conv"`` only.
       use_bias: add a bias (drop it when a batch norm follows).
       kernel_init, bias_init: initializers.
@@ -228,8 +272,10 @@ class Upsample2x(nn.Module):
                 self.features, (k, k), strides=(2, 2), padding=(pad, pad), name="conv_transpose", **common
             )
             return layer(x)
-        if self.method == "subpixel":
-            return SubpixelConvTranspose(self.features, k, name="conv_transpose", **common)(x)
+        if self.method in ("subpixel", "phases"):
+            return SubpixelConvTranspose(
+                self.features, k, name="conv_transpose", phases=self.method == "phases", **common
+            )(x)
         if self.method == "resize_conv":
             b, h, w, c = x.shape
             x = jax.image.resize(x, (b, 2 * h, 2 * w, c), method=self.resize)

@@ -1,0 +1,129 @@
+"""benchmarks/step_throughput.py: analytic FLOPs, the PyTorch reference's equivalence, an end-to-end tiny run.
+
+No wall-clock time is asserted anywhere: these tests check what the benchmark counts and prints, not how fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BENCH = os.path.join(ROOT, "benchmarks")
+sys.path.insert(0, BENCH)
+
+import step_throughput as st  # noqa: E402
+
+
+def test_dcgan28_flops_by_hand():
+    # Per sample, forward multiply-adds: G = 627,200 (dense) + 6,422,528 + 200,704 (the transposed convs, 4 real
+    # taps per output pixel) = 7,250,432; D = 200,704 + 6,422,528 + 6,272 = 6,629,504.
+    g, g_in, d, d_in = st.layer_macs("dcgan28")
+    assert g == [627_200, 14 * 14 * 64 * 4 * 128, 28 * 28 * 1 * 4 * 64]
+    assert (sum(g), sum(d), g_in, d_in) == (7_250_432, 6_629_504, 627_200, 200_704)
+    # step = G: 4 G_F - dense (fwd in D update, fwd + param grads + input grads in G update);
+    #        D: 8 D_F - 2 conv1 (fwd + 2 backward on 2B rows, fwd + input grads on B rows)
+    assert st.step_macs("dcgan28", 1) == 4 * 7_250_432 - 627_200 + 8 * 6_629_504 - 2 * 200_704 == 81_009_152
+    assert st.step_flops("dcgan28", 64) == 64 * 2 * 81_009_152
+    # resize_conv is a different model: k x k convolutions at the output resolution, 4x the upsampling MACs
+    g_rc = st.layer_macs("dcgan28", "resize_conv")[0]
+    assert g_rc[1:] == [4 * x for x in g[1:]]
+
+
+def test_sngan32_counts_n_critic_discriminator_updates():
+    one = st.step_macs("sngan32", 1)
+    g, g_in, d, d_in = st.layer_macs("sngan32")
+    gf, df = sum(g), sum(d)
+    assert one == 5 * (gf + 2 * df + 2 * (2 * df - d_in)) + (3 * gf + 2 * df - g_in)
+
+
+def test_ratio_records_are_speed_ratios():
+    def row(impl, variant, ms):
+        return {"model": "dcgan28", "batch": 64, "impl": impl, "variant": variant, "step_ms_median": ms}
+
+    rows = [row("jaxgan", "transpose", 40.0), row("jaxgan", "subpixel", 20.0), row("torch", "eager", 30.0),
+            row("minimal_jax", "subpixel", 19.0)]  # fmt: skip
+    got = {(r["name"], r["a"]): r["speed_ratio"] for r in st.ratio_records(rows)}
+    assert got[("jaxgan/torch_eager", "jaxgan [subpixel]")] == 1.5
+    assert got[("jaxgan/torch_eager", "jaxgan [transpose]")] == 0.75
+    assert got[("subpixel/transpose", "jaxgan [subpixel]")] == 2.0
+    assert got[("jaxgan/minimal_jax", "jaxgan [subpixel]")] == 0.95
+
+
+def _jaxgan_params(model):
+    import jax
+
+    state = jax.eval_shape(lambda: st.jaxgan_parts(model, 2)[1])  # shapes only: nothing is computed
+    return tuple(sum(x.size for x in jax.tree.leaves(t)) for t in (state.g_params, state.d_params))
+
+
+def test_jaxgan_param_counts():
+    want = {"dcgan28": (759_681, 138_689), "mlp2d": (484_802, 405_201), "sngan32": (4_276_739, 1_053_825)}
+    for model, counts in want.items():
+        assert _jaxgan_params(model) == counts, model
+
+
+@pytest.fixture(scope="module")
+def torch_ref():
+    torch = pytest.importorskip("torch")
+    torch.set_num_threads(1)
+    import torch_reference
+
+    return torch_reference
+
+
+@pytest.mark.parametrize("model", ["dcgan28", "mlp2d"])
+def test_torch_reference_matches_jaxgan(torch_ref, model):
+    """Same parameter count as jaxgan's networks, and FlopCounterMode counts the analytic FLOPs exactly."""
+    assert torch_ref.TorchStep(model, 2).params == _jaxgan_params(model)
+    assert torch_ref.count_flops(model, 2) == st.step_flops(model, 2)
+
+
+def test_torch_sngan32_params(torch_ref):
+    g, d = torch_ref.SNGANGenerator(), torch_ref.SNGANDiscriminator()
+    assert (torch_ref.param_count(g), torch_ref.param_count(d)) == (4_276_739, 1_053_825)
+
+
+def test_minimal_jax_has_jaxgan_params():
+    import jax
+    from minimal_jax import make_minimal_dcgan28
+
+    state = jax.eval_shape(lambda: make_minimal_dcgan28(2)[0])
+    count = lambda t: sum(x.size for x in jax.tree.leaves(t))
+    assert (count(state.g_vars["params"]), count(state.d_vars["params"])) == (759_681, 138_689)
+
+
+def test_end_to_end_tiny_run(tmp_path):
+    out = tmp_path / "bench.jsonl"
+    cmd = [sys.executable, os.path.join(BENCH, "step_throughput.py"), "--model", "dcgan28,mlp2d", "--batch", "4",
+           "--steps", "3", "--warmup", "1", "--steps-per-call", "2", "--rounds", "2", "--threads", "1",
+           "--ceiling-size", "128", "--impl", "subpixel,scan,loop,torch", "--json", str(out)]  # fmt: skip
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert "load average" in p.stdout and "| model" in p.stdout
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    env = records[0]
+    assert env["record"] == "env"
+    for key in ("cpu", "jax", "load_start", "load_end", "ceiling_gflops", "matmul_gflops_start", "ru_maxrss_mib"):
+        assert key in env
+    rows = [r for r in records if r["record"] == "row"]
+    labels = {(r["model"], r["impl"], r["variant"]) for r in rows}
+    assert labels >= {("dcgan28", "jaxgan", "subpixel"), ("dcgan28", "minimal_jax", "subpixel"),
+                      ("mlp2d", "jaxgan", "scan x2"), ("mlp2d", "jaxgan", "loop x1")}  # fmt: skip
+    assert ("dcgan28", "jaxgan", "transpose") not in labels  # --impl filters rows
+    for r in rows:
+        assert set(st.ROW_KEYS) <= set(r)
+        assert r["timed_steps"] >= 3 and r["step_ms_p10"] <= r["step_ms_median"] <= r["step_ms_p90"]
+        assert r["flops_per_step"] == st.step_flops(
+            r["model"], 4, r["variant"] if r["variant"] == "resize_conv" else "transpose"
+        )
+        assert r["images_per_s"] == pytest.approx(4 * 1e3 / r["step_ms_median"], rel=0.01)
+    ratios = {r["name"] for r in records if r["record"] == "ratio"}
+    assert {"jaxgan/minimal_jax", "scan/synced_each"} <= ratios
+    if env.get("torch"):
+        assert "jaxgan/torch_eager" in ratios
+        assert all(r["equal"] for r in records if r["record"] == "flop_check")
