@@ -504,7 +504,7 @@ def ratio_records(rows: list[dict]) -> list[dict]:
         if a and b:
             out.append({
                 "record": "ratio", "name": name, "model": a["model"], "batch": a["batch"],
-                "a": f"{a['impl']} [{a['variant']}]", "b": f"{b['impl']} [{b['variant']}]",
+                "a": _label(a), "b": _label(b),
                 "speed_ratio": round(b["step_ms_median"] / a["step_ms_median"], 3),
             })  # fmt: skip
 
@@ -612,12 +612,16 @@ def xla_flag_lever(batch: int, upsample: str, steps: int, log) -> list[dict]:
 # ------------------------------------------------------------------------------------------------------ output
 
 
+def _label(r: dict) -> str:
+    return f"{r['impl']} [{r['variant']}]" if r["variant"] else r["impl"]
+
+
 def format_table(rows: list[dict]) -> str:
     head = ("model", "batch", "implementation", "step ms", "p10-p90 ms", "img/s", "1st call s", "GFLOP/step",
             "GFLOP/s", "% ceil", "dRSS MiB")  # fmt: skip
     lines = []
     for r in rows:
-        impl = f"{r['impl']} [{r['variant']}]" if r["variant"] else r["impl"]
+        impl = _label(r)
         frac = r["fraction_of_ceiling"]
         lines.append((
             r["model"], str(r["batch"]), impl, f"{r['step_ms_median']:.2f}",

@@ -194,3 +194,24 @@ def test_usage_errors_point_at_the_right_help(capsys):
             cli.main(argv)
         err = capsys.readouterr().err.strip()
         assert e.value.code == 2 and err.startswith("jaxgan: error: ") and err.endswith(hint), (argv, err)
+
+
+def test_the_console_script_turns_on_the_persistent_compilation_cache(monkeypatch, tmp_path):
+    import jax
+
+    seen = []
+    monkeypatch.setattr(jax.config, "update", lambda name, value: seen.append((name, value)))
+    for var in ("JAX_COMPILATION_CACHE_DIR", "JAXGAN_COMPILATION_CACHE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    cli._enable_compilation_cache()
+    assert seen == [("jax_compilation_cache_dir", os.path.join(str(tmp_path), "jaxgan", "xla"))]
+    monkeypatch.setenv("JAXGAN_COMPILATION_CACHE", str(tmp_path / "mine"))
+    cli._enable_compilation_cache()
+    assert seen[-1] == ("jax_compilation_cache_dir", str(tmp_path / "mine"))
+    monkeypatch.setenv("JAXGAN_COMPILATION_CACHE", "off")
+    cli._enable_compilation_cache()
+    monkeypatch.setenv("JAXGAN_COMPILATION_CACHE", str(tmp_path / "mine"))
+    monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", str(tmp_path / "jax"))  # JAX reads it itself: left alone
+    cli._enable_compilation_cache()
+    assert len(seen) == 2
