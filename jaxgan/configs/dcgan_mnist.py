@@ -12,7 +12,9 @@ RESULT = (
     "EMA samples classified with confidence > 0.9 (aim: 80 %, not met), predicted-class entropy 0.942 * log 10 "
     "(aim 0.95, not met); the digit classifier on 1,500 held-out real digits: 98.9 % accurate, 96.1 % confident. "
     "At step 3,000 (before the learning-rate decay): 49.5 %, 0.921. A generator twice as wide (base_features 128) "
-    "reached 48.4 % at step 3,000 of the same schedule: width is not what is missing."
+    "reached 48.4 % at step 3,000 of the same schedule: width is not what is missing. Hinge loss with a "
+    "spectrally normalised D without batch norm (SN-DCGAN), same schedule: 50.7 %, entropy 0.980, 6,000 steps "
+    "in 16.9 min."
 )
 
 
