@@ -34,7 +34,10 @@ ENV = {
     ),
     "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
 }
-STEPS, PER_CALL, EVERY = 240, 10, 20
+# Long enough that a kill aimed at training or a write lands before the run ends on a fast machine too (training
+# alone is about a second here once compiled; start-up is most of a run).
+STEPS, PER_CALL, EVERY = 600, 10, 20
+LAST3 = [STEPS - 2 * EVERY, STEPS - EVERY, STEPS]  # keep_checkpoints=3
 OVERRIDES = [
     f"steps_per_call={PER_CALL}", f"checkpoint_every={EVERY}", f"log_every={EVERY}", "sample_every=1000000",
     "eval_samples=200", "g_features=[32,32]", "d_features=[32,32]", "batch_size=32", "ema_decay=0.9",
@@ -130,7 +133,7 @@ class Straight:
     def __getitem__(self, key: str):
         if self._result is None:
             assert self.run.wait() == 0, self.run.stderr[-3000:]
-            assert _committed(self.workdir) == [200, 220, 240]  # keep_checkpoints=3
+            assert _committed(self.workdir) == LAST3
             self._result = {"workdir": self.workdir, "state": _final_state(self.workdir),
                             "report": json.loads((self.workdir / "report.json").read_text())}
         return self._result[key]
@@ -146,8 +149,8 @@ def _kill_once(workdir: Path, name: str, how: str, rng: random.Random):
     before = _committed(workdir)
     leftover = set(_writing(workdir))  # a killed write of an earlier attempt: removed at start-up
     run = Run(workdir, name)
-    if how == "during start-up":
-        _poll(run, lambda: False, timeout=rng.uniform(0.5, 4.0))
+    if how == "during start-up":  # a random moment, and at the latest when the first new checkpoint appears
+        _poll(run, lambda: _committed(workdir) != before, timeout=rng.uniform(0.5, 4.0))
     elif how == "after a checkpoint":
         _poll(run, lambda: _committed(workdir) != before)
         time.sleep(rng.uniform(0.0, 0.3))
@@ -188,8 +191,8 @@ def test_sigterm_exits_0_with_a_committed_checkpoint_and_resumes_bitwise_equal(s
     rng = random.Random(SEED + 1)
     workdir = tmp_path / "run"
     # During start-up or compilation: exit 0, and whatever checkpoint it reports is on disk.
-    run = Run(workdir, "early")
-    _poll(run, lambda: False, timeout=rng.uniform(1.0, 4.0))
+    run = Run(workdir, "early")  # a random moment, and at the latest when the first checkpoint appears
+    _poll(run, lambda: bool(_committed(workdir)), timeout=rng.uniform(1.0, 4.0))
     run.kill(signal.SIGTERM)
     assert run.wait() == 0, run.stderr[-3000:]
     if "received SIGTERM: checkpoint at step" in run.stdout:
@@ -228,22 +231,23 @@ def test_damaged_latest_checkpoints_are_skipped_with_reasons_and_the_run_ends_bi
     shutil.copytree(straight["workdir"], workdir)
     (workdir / "report.json").unlink()
     ckpts = workdir / "checkpoints"
-    # 240: hand-corrupted array bytes (orbax alone would restore wrong values); 220: truncated files.
-    _flip_bytes(max((p for p in (ckpts / "240").rglob("*") if p.is_file()), key=lambda p: p.stat().st_size))
-    for p in (ckpts / "220" / "state").rglob("*"):
+    first, second, last = LAST3
+    # last: hand-corrupted array bytes (orbax alone would restore wrong values); second: truncated files.
+    _flip_bytes(max((p for p in (ckpts / str(last)).rglob("*") if p.is_file()), key=lambda p: p.stat().st_size))
+    for p in (ckpts / str(second) / "state").rglob("*"):
         if p.is_file() and p.stat().st_size > 200:
             os.truncate(p, 100)
     run = Run(workdir, "damaged")
     assert run.wait() == 0, run.stderr[-3000:]
     skips = [ln for ln in run.stderr.splitlines() if "skipping checkpoint" in ln]
-    assert skips[0].startswith("[jaxgan] warning: skipping checkpoint at step 240: it cannot be restored")
+    assert skips[0].startswith(f"[jaxgan] warning: skipping checkpoint at step {last}: it cannot be restored")
     assert "does not match its checksum" in skips[0]
-    assert skips[1].startswith("[jaxgan] warning: skipping checkpoint at step 220: it cannot be restored")
-    assert "resumed from checkpoint at step 200" in run.stdout
-    assert sorted(os.listdir(workdir / "checkpoints_skipped")) == ["220", "240"]  # kept for inspection
+    assert skips[1].startswith(f"[jaxgan] warning: skipping checkpoint at step {second}: it cannot be restored")
+    assert f"resumed from checkpoint at step {first}" in run.stdout
+    assert sorted(os.listdir(workdir / "checkpoints_skipped")) == [str(second), str(last)]  # kept for inspection
     report = json.loads((workdir / "report.json").read_text())
-    assert [s["step"] for s in report["skipped_checkpoints"]] == [240, 220]
-    _assert_bitwise_equal(workdir, straight, "after skipping damaged checkpoints 240 and 220")
+    assert [s["step"] for s in report["skipped_checkpoints"]] == [last, second]
+    _assert_bitwise_equal(workdir, straight, f"after skipping damaged checkpoints {last} and {second}")
 
 
 def test_other_architecture_is_refused_naming_the_field_and_nothing_in_the_workdir_changes(straight, tmp_path):
