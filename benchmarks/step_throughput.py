@@ -248,7 +248,7 @@ def _count(tree) -> int:
     return int(sum(np.prod(x.shape) for x in jax.tree.leaves(tree)))
 
 
-def jaxgan_parts(model: str, batch: int, upsample: str = "transpose"):
+def jaxgan_parts(model: str, batch: int, upsample: str = "transpose", unroll_critic: bool = True):
     """``(train_step, state, real_batch_or_None, sample_fn_or_None)`` for one benchmark model in jaxgan."""
     import jax
     import jax.numpy as jnp
@@ -281,7 +281,9 @@ def jaxgan_parts(model: str, batch: int, upsample: str = "transpose"):
         loss, opt, x_shape = "hinge", optax.adam(2e-4, b1=0.0, b2=0.9), (32, 32, 3)
     else:
         raise ValueError(f"unknown model {model!r}; models: {', '.join(MODELS)}")
-    step = train.make_train_step(g, d, loss, opt, opt, latent_dim=LATENT[model], n_critic=n_critic)
+    step = train.make_train_step(
+        g, d, loss, opt, opt, latent_dim=LATENT[model], n_critic=n_critic, unroll_critic=unroll_critic
+    )
     state = state_lib.init_state(0, g, d, opt, opt, z=jnp.zeros((batch, LATENT[model])), x=jnp.zeros((batch, *x_shape)))
     if model != "mlp2d":
         x = jax.random.uniform(jax.random.key(1), (n_critic * batch, *x_shape), minval=-1.0, maxval=1.0)
@@ -289,17 +291,20 @@ def jaxgan_parts(model: str, batch: int, upsample: str = "transpose"):
     return step, state, real, sample_fn
 
 
-def make_jaxgan_runner(model, batch, *, upsample="transpose", donate=True, mode="step", k=1) -> JaxRunner:
+def make_jaxgan_runner(
+    model, batch, *, upsample="transpose", donate=True, mode="step", k=1, unroll_critic=True
+) -> JaxRunner:
     """mode: ``step`` (one step per call), ``loop`` (k Python-dispatched steps per call, one sync),
     ``scan`` (``make_multi_step`` over k stacked copies of the batch, or ``make_sampled_multi_step`` for toy data),
-    ``scan_unrolled`` (the same scan with ``unroll=True``; image models only).
+    ``scan_unrolled`` (the same scan with ``unroll=True``; image models only). ``unroll_critic=False``: the
+    n_critic discriminator updates as a loop in the compiled step (the default writes them out).
     """
     import jax
     import jax.numpy as jnp
 
     from jaxgan import train
 
-    step, state, real, sample_fn = jaxgan_parts(model, batch, upsample)
+    step, state, real, sample_fn = jaxgan_parts(model, batch, upsample, unroll_critic)
     params = (_count(state.g_params), _count(state.d_params))
     donate_argnums = (0,) if donate else ()
     if sample_fn is not None:  # toy data drawn on device inside the call
@@ -402,6 +407,17 @@ def entries_for(model: str, batch: int, args, with_torch: bool, levers: bool = F
             )
     else:
         out.append(Entry(model, batch, "jaxgan", "", lambda: make_jaxgan_runner(model, batch), flops))
+        if levers and N_CRITIC[model] > 1:
+            out.append(
+                Entry(
+                    model,
+                    batch,
+                    "jaxgan",
+                    "critic loop",
+                    lambda: make_jaxgan_runner(model, batch, unroll_critic=False),
+                    flops,
+                )
+            )
     if with_torch:
         import torch_reference
 
@@ -523,6 +539,8 @@ def ratio_records(rows: list[dict]) -> list[dict]:
         for up in ("subpixel", "phases", "phases,transpose", "subpixel,transpose"):
             add(f"{up.replace(',', '+')}/transpose", find(model, batch, "jaxgan", up), t)
         add("resize_conv/transpose", find(model, batch, "jaxgan", "resize_conv"), t)
+        loop_row = find(model, batch, "jaxgan", "critic loop")
+        add("critic_unrolled/critic_loop", find(model, batch, "jaxgan", ""), loop_row)
         for r in jax_rows:  # the lever rows: "<base>, not donated", "<base>, loop xK, 1 sync", "<base>, scan xK"
             v = r["variant"]
             base_row = find(model, batch, "jaxgan", v.split(", ")[0]) if ", " in v else None

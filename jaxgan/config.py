@@ -57,6 +57,7 @@ class Config:
     pack: int = 1
     minibatch_std: bool = False
     instance_noise: float = 0.0
+    augment: str = ""  # DiffAugment policy for image discriminators, e.g. "translation,cutout" (jaxgan.augment)
 
     # optimisation
     optimizer: str = "adam"
@@ -113,6 +114,17 @@ def validate(config: Config) -> Config:
         raise ValueError(f"config field ema_decay must be in [0, 1), got {config.ema_decay!r}")
     if config.batch_size % config.pack:
         raise ValueError(f"batch_size {config.batch_size} must divide by pack {config.pack}")
+    if config.augment:
+        from jaxgan.augment import parse_policy
+
+        try:
+            parse_policy(config.augment)
+        except ValueError as e:
+            raise ValueError(f"config field augment: {e}") from None
+        from jaxgan.data.toy import TOY_DISTRIBUTIONS
+
+        if config.data in TOY_DISTRIBUTIONS:
+            raise ValueError(f"config field augment (DiffAugment) needs image data, not data={config.data!r}")
     return config
 
 

@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxgan import adapters, losses, penalties, remedies, train
+from jaxgan import adapters, augment, losses, penalties, remedies, train
 from jaxgan.config import Config, validate
 from jaxgan.data import toy
 from jaxgan.models import mlp
@@ -179,6 +179,8 @@ def build(config: Config) -> Experiment:
 
     generator = adapters.from_linen(g_mod)
     discriminator = adapters.from_linen(d_mod)
+    if c.augment:
+        discriminator = augment.augment_discriminator(discriminator, c.augment)
     if c.instance_noise > 0:
         discriminator = remedies.instance_noise(discriminator, c.instance_noise)
     if c.pack > 1:

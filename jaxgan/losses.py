@@ -65,18 +65,28 @@ def _mean(x: Array) -> Array:
 # ------------------------------------------------------------------------------------------ minimax / NS-GAN
 
 
-def minimax_discriminator_loss(real_logits: Array, fake_logits: Array) -> Array:
+def minimax_discriminator_loss(real_logits: Array, fake_logits: Array, label_smoothing: float = 0.0) -> Array:
     """Discriminator loss of the original GAN (Goodfellow et al. 2014, "Generative Adversarial Nets").
 
     ``L_D = -E log D(x) - E log(1 - D(G(z)))`` with ``D = sigmoid(logit)``, i.e. the binary cross-entropy with
     real labelled 1 and fake 0. ``-L_D`` is the value ``V(D, G)``; at ``D = 1/2`` it is ``-log 4``. Also the
     discriminator loss of the non-saturating game.
 
+    One-sided label smoothing (Salimans et al. 2016, "Improved techniques for training GANs", Sec. 3.4; TF-GAN's
+    ``label_smoothing``) labels real data ``1 - s`` instead of 1, keeping fakes at 0:
+    ``L_D = E[(1 - s) softplus(-l_real) + s softplus(l_real)] + E softplus(l_fake)``, so the discriminator is
+    not rewarded for ever larger logits on real data.
+
     Args:
       real_logits: ``[batch]`` logits on real data.
       fake_logits: ``[batch]`` logits on generated data.
+      label_smoothing: ``s`` in [0, 1) (0: none; Salimans et al. used 0.1, TF-GAN's default is 0.25).
     """
-    return _mean(jax.nn.softplus(-_float(real_logits))) + _mean(jax.nn.softplus(_float(fake_logits)))
+    real = _float(real_logits)
+    real_term = jax.nn.softplus(-real)
+    if label_smoothing:
+        real_term = (1.0 - label_smoothing) * real_term + label_smoothing * jax.nn.softplus(real)
+    return _mean(real_term) + _mean(jax.nn.softplus(_float(fake_logits)))
 
 
 def minimax_generator_loss(fake_logits: Array) -> Array:
@@ -345,13 +355,21 @@ def _check(name: str, value: float, lo: float = -math.inf, hi: float = math.inf)
     return float(value)
 
 
-def _minimax() -> GANLoss:
-    return _stateless("minimax", minimax_discriminator_loss, lambda r, f, s: minimax_generator_loss(f))
+def _smoothed_d_loss(label_smoothing: float):
+    s = _check("label_smoothing", label_smoothing, 0.0, 1.0)
+    if s >= 1.0:
+        raise ValueError(f"hyperparameter label_smoothing={label_smoothing!r} must be below 1 (real labels 1 - s > 0)")
+    return lambda r, f: minimax_discriminator_loss(r, f, s)
 
 
-def _non_saturating() -> GANLoss:
+def _minimax(label_smoothing: float = 0.0) -> GANLoss:
+    d_loss = _smoothed_d_loss(label_smoothing)
+    return _stateless("minimax", d_loss, lambda r, f, s: minimax_generator_loss(f))
+
+
+def _non_saturating(label_smoothing: float = 0.0) -> GANLoss:
     g_loss = lambda r, f, s: non_saturating_generator_loss(f)
-    return _stateless("non_saturating", minimax_discriminator_loss, g_loss)
+    return _stateless("non_saturating", _smoothed_d_loss(label_smoothing), g_loss)
 
 
 def _wasserstein() -> GANLoss:
@@ -419,7 +437,8 @@ LOSSES: tuple[str, ...] = tuple(_FACTORIES)
 def get_loss(name: str, **hyperparameters: Any) -> GANLoss:
     """Builds the loss family ``name`` (one of :data:`LOSSES`).
 
-    Hyperparameters: ``least_squares``: ``a=0, b=1, c=1``; ``fgan_*``: ``generator_trick=True`` (with False
+    Hyperparameters: ``minimax`` and ``non_saturating``: ``label_smoothing=0`` in [0, 1) (one-sided, on real
+    labels); ``least_squares``: ``a=0, b=1, c=1``; ``fgan_*``: ``generator_trick=True`` (with False
     the generator minimizes ``F`` and the family sets ``generator_uses_real``); ``began``: ``gamma=0.5`` in
     [0, 1], ``lambda_k=0.001`` >= 0, ``k0=0`` in [0, 1]. The other families take none.
 

@@ -118,6 +118,7 @@ def make_train_step(
     latent_fn: Callable[[Array], Array] | None = None,
     latent_dim: int | Sequence[int] | None = None,
     n_critic: int = 1,
+    unroll_critic: bool = True,
     simultaneous: bool = False,
     penalties: Sequence[Penalty] = (),
     d_constraint: Callable[[PyTree], PyTree] | None = None,
@@ -135,6 +136,10 @@ def make_train_step(
       latent_dim: shorthand for ``latent_fn=normal_latent(latent_dim)``.
       n_critic: discriminator updates per generator update (k in Goodfellow et al. Algorithm 1). The batch
         ``{"x": [n_critic * B, ...], "label": [n_critic * B]}`` is split into ``n_critic`` minibatches of B.
+      unroll_critic: write the ``n_critic`` discriminator updates out in the compiled step (``lax.scan`` with
+        ``unroll``) rather than as a loop. XLA's CPU convolutions run many times slower inside a loop body
+        (``sngan32``, n_critic 5, in ``benchmarks/step_throughput.py --levers``); unrolling costs compile time
+        only. ``False`` keeps the loop (smaller programs for large ``n_critic``).
       simultaneous: take both gradients at the same point and apply them together (needs ``n_critic == 1``).
       penalties: :class:`jaxgan.penalties.Penalty` s added to the discriminator loss, reported as ``d/<name>``.
       d_constraint: applied to the discriminator params after each update (``penalties.weight_clipping(c)``).
@@ -307,7 +312,9 @@ def make_train_step(
             if n_critic == 1:
                 new_state, d_metrics = d_body(state, 0)
             else:
-                new_state, d_metrics = jax.lax.scan(d_body, state, jnp.arange(n_critic))
+                new_state, d_metrics = jax.lax.scan(
+                    d_body, state, jnp.arange(n_critic), unroll=bool(unroll_critic)
+                )
                 d_metrics = jax.tree.map(lambda m: jnp.mean(m, axis=0), d_metrics)
             (g_params, g_opt, g_ms, ema), g_skip, g_metrics = g_update(
                 new_state, new_state.d_params, x_last, l_last, g_key

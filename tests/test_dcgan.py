@@ -72,6 +72,27 @@ def test_dcgan28_parameter_counts_match_hand_computation():
     assert _count(d_shapes["params"]) == d_expected == 138_689
 
 
+def test_deeper_options_add_the_layers_they_name():
+    g_shapes = jax.eval_shape(
+        lambda: DCGANGenerator(extra_convs=2).init(jax.random.key(0), np.zeros((2, 100)), train=False)
+    )
+    # two more [3x3 128 -> 128 conv (no bias) after a BN(128)] at 7x7
+    assert _count(g_shapes["params"]) == 759_681 + 2 * (3 * 3 * 128 * 128 + 2 * 128)
+    d_shapes = jax.eval_shape(
+        lambda: DCGANDiscriminator(stages=3).init(jax.random.key(0), np.zeros((2, 28, 28, 1)), train=False)
+    )
+    # a third conv 4x4 128 -> 256 (no bias) + BN(256) taking 7x7 to 4x4 ("SAME"); the head reads 4*4*256
+    expected = 138_689 - 7 * 7 * 128 + 4 * 4 * 128 * 256 + 2 * 256 + 4 * 4 * 256
+    assert _count(d_shapes["params"]) == expected
+    g, d = DCGANGenerator(extra_convs=1, base_features=2), DCGANDiscriminator(stages=3, base_features=2)
+    z = _z(dim=100)
+    images = _run(g, _init(g, z), z)
+    assert images.shape == (3, 28, 28, 1)
+    assert _run(d, _init(d, images), images).shape == (3,)
+    with pytest.raises(ValueError, match=r"stages must be in \[1, 3\] at resolution 28, got 4"):
+        jax.eval_shape(lambda: DCGANDiscriminator(stages=4).init(jax.random.key(0), np.zeros((2, 28, 28, 1))))
+
+
 @pytest.mark.parametrize("res, ch", [(28, 1), (32, 3), (64, 3)])
 def test_generator_and_discriminator_shapes_and_ranges(res, ch):
     g = DCGANGenerator(res, ch, base_features=2)

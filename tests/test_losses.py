@@ -136,6 +136,29 @@ def test_sigmoid_losses_are_finite_for_saturated_logits(name):
     assert losses.non_saturating_generator_loss(jnp.array([-100.0])) == pytest.approx(100.0)
 
 
+def test_one_sided_label_smoothing_closed_form():
+    real, fake = jnp.array([2.0, -1.0]), jnp.array([0.5, -3.0])
+    sp = lambda x: np.log1p(np.exp(x))
+    s = 0.25
+    expected = np.mean([(1 - s) * sp(-2.0) + s * sp(2.0), (1 - s) * sp(1.0) + s * sp(-1.0)]) + np.mean(
+        [sp(0.5), sp(-3.0)]
+    )
+    for name in ("minimax", "non_saturating"):
+        loss = losses.get_loss(name, label_smoothing=s)
+        np.testing.assert_allclose(float(loss.discriminator(real, fake, {})), expected, rtol=1e-6)
+        plain = losses.get_loss(name)  # s = 0 is the plain loss, and the generator's loss is unchanged
+        np.testing.assert_allclose(
+            float(plain.discriminator(real, fake, {})), float(losses.minimax_discriminator_loss(real, fake)), rtol=0
+        )
+        np.testing.assert_allclose(
+            float(loss.generator(real, fake, {})), float(plain.generator(real, fake, {})), rtol=0
+        )
+    # the optimal logit on a real-only point is log((1 - s) / s): the smoothed loss's minimum over l_real
+    ls = jnp.linspace(-3, 6, 9001)
+    vals = jax.vmap(lambda v: losses.minimax_discriminator_loss(v[None], jnp.array([-50.0]), s))(ls)
+    assert abs(float(ls[jnp.argmin(vals)]) - np.log((1 - s) / s)) < 2e-3
+
+
 def test_minimax_value_is_minus_log4_at_d_one_half():
     zeros = jnp.zeros(16)
     assert -losses.minimax_discriminator_loss(zeros, zeros) == pytest.approx(-math.log(4.0), rel=1e-6)
@@ -255,6 +278,8 @@ def test_unknown_name_lists_every_valid_name():
         ("began", {"k0": 2.0}, "k0=2.0"),
         ("hinge", {"margin": 2.0}, "margin"),
         ("fgan_js", {"generator_trick": "yes"}, "generator_trick"),
+        ("non_saturating", {"label_smoothing": 1.0}, "label_smoothing=1.0 must be below 1"),
+        ("minimax", {"label_smoothing": -0.1}, r"label_smoothing=-0.1 must be a finite number in \[0.0, 1.0\]"),
     ],
 )
 def test_bad_hyperparameters_raise(name, kwargs, mentions):

@@ -65,6 +65,18 @@ def test_n_critic_five_updates_discriminator_five_times_generator_once():
     assert int(new.d_opt_state[0].count) == 10 and int(new.g_opt_state[0].count) == 2
 
 
+def test_unrolled_critic_updates_equal_the_loop_and_leave_no_loop_in_the_program():
+    st, unrolled = make(n_critic=3)
+    _, looped = make(n_critic=3, unroll_critic=False)
+    b = real_batch(0, n=3 * 32)
+    a, ma = jax.jit(unrolled)(st, b)
+    c, mc = jax.jit(looped)(st, b)
+    for x, y in zip(jax.tree.leaves((a, ma)), jax.tree.leaves((c, mc))):
+        np.testing.assert_allclose(np.asarray(x, np.float64), np.asarray(y, np.float64), rtol=1e-5, atol=1e-6)
+    loops = [jax.jit(f).lower(st, b).as_text().count("stablehlo.while") for f in (unrolled, looped)]
+    assert loops[1] == loops[0] + 1  # the critic loop (the others: the PRNG's rounds)
+
+
 def test_n_critic_uses_a_different_real_slice_per_update():
     """Changing only the k-th real minibatch changes the result: each D update sees its own slice."""
     st, step = make(n_critic=2)

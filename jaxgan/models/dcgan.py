@@ -72,6 +72,9 @@ class DCGANGenerator(nn.Module):
         default) is ``"phases"`` for every stage but the last and ``"transpose"`` for the last: the fastest of
         these exact forms in the CPU benchmark (same parameters as the plain layer whichever is used).
       kernel_size: upsampling kernel size (4).
+      extra_convs: stride-1 3x3 convolutions (no bias) -> BN -> ReLU added at the start resolution, before the
+        first upsampling, each keeping its width (0 in the paper; the stride-1 layer of TensorFlow's DCGAN
+        tutorial is one such block).
       num_classes: number of labels for a conditional generator, or ``None``.
       embed_dim: size of the learned label embedding concatenated to z; ``None`` concatenates a one-hot.
       bn_axis_name: cross-replica batch-norm axis, or ``None``.
@@ -84,6 +87,7 @@ class DCGANGenerator(nn.Module):
     base_features: int = 64
     upsample: str = "auto"
     kernel_size: int = 4
+    extra_convs: int = 0
     num_classes: int | None = None
     embed_dim: int | None = None
     bn_axis_name: str | None = None
@@ -108,6 +112,9 @@ class DCGANGenerator(nn.Module):
                 f"stage ({stages} at resolution {self.resolution})"
             )
         methods = methods * stages if len(methods) == 1 else methods
+        for _ in range(self.extra_convs):
+            h = nn.relu(batch_norm(train, self.bn_axis_name)(h))
+            h = nn.Conv(width, (3, 3), padding=1, use_bias=False, kernel_init=DCGAN_INIT)(h)
         for i in range(stages):
             h = nn.relu(batch_norm(train, self.bn_axis_name)(h))
             last = i == stages - 1
@@ -123,6 +130,8 @@ class DCGANDiscriminator(nn.Module):
       resolution: 28, 32 or 64.
       base_features: ``f``, the width of the first convolution (64 in the paper).
       kernel_size: convolution kernel size (4, stride 2, padding 1).
+      stages: number of stride-2 convolutions, ``f -> 2f -> 4f ...``; ``None`` (default) uses the table's
+        (2 at 28x28; a third there takes the 7x7 map to 4x4 with ``4f`` channels, padded "SAME").
       num_classes: number of labels for a conditional discriminator, or ``None``.
       conditioning: ``"concat"`` (label maps concatenated to the input) or ``"projection"``.
       embed_dim: for ``"concat"``, the size of a learned label embedding; ``None`` uses a one-hot.
@@ -137,6 +146,7 @@ class DCGANDiscriminator(nn.Module):
     resolution: int = 28
     base_features: int = 64
     kernel_size: int = 4
+    stages: int | None = None
     num_classes: int | None = None
     conditioning: str = "concat"
     embed_dim: int | None = None
@@ -150,6 +160,11 @@ class DCGANDiscriminator(nn.Module):
         if self.conditioning not in ("concat", "projection"):
             raise ValueError(f"conditioning must be 'concat' or 'projection', got {self.conditioning!r}")
         _, stages = _geometry(self.resolution)
+        if self.stages is not None:
+            if not 1 <= self.stages <= stages + 1:
+                raise ValueError(f"DCGANDiscriminator: stages must be in [1, {stages + 1}] at resolution "
+                                 f"{self.resolution}, got {self.stages}")
+            stages = self.stages
         conditional = self.num_classes is not None
         h = x
         if conditional and self.conditioning == "concat":
@@ -159,7 +174,11 @@ class DCGANDiscriminator(nn.Module):
         k, pad = self.kernel_size, (self.kernel_size - 1) // 2
         for i in range(stages):
             norm = self.use_batch_norm and i > 0
-            conv_kwargs = dict(strides=2, padding=((pad, pad), (pad, pad)), use_bias=not norm, kernel_init=DCGAN_INIT)
+            # An odd map (the 7x7 of a third stage at 28x28) is padded "SAME" (1 before, 2 after for k=4): the
+            # symmetric padding would drop the last row and column, and XLA's CPU gradient of that convolution
+            # took 5.5x as long as the SAME one with more outputs (benchmarks/step_throughput.py's machine).
+            padding = ((pad, pad), (pad, pad)) if h.shape[1] % 2 == 0 else "SAME"
+            conv_kwargs = dict(strides=2, padding=padding, use_bias=not norm, kernel_init=DCGAN_INIT)
             features = self.base_features * 2**i
             if self.spectral_norm:
                 h = SNConv(features, k, **conv_kwargs)(h, train=train)
