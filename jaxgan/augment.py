@@ -113,8 +113,8 @@ def augment_discriminator(net: Net, policy: str) -> Net:
     """The discriminator ``net`` seeing ``diff_augment(key, x, policy)`` in training calls.
 
     The key is split off the ``rng`` argument of ``apply`` (required in training calls when ``policy`` is
-    not empty); calls with ``train=False`` see the images unchanged. Wrap the discriminator before any packing,
-    so every sample is augmented on its own.
+    not empty); calls with ``train=False`` see the images unchanged. Make it the outermost wrapper
+    (``augment_discriminator(pack(d, m), policy)``), so every sample is augmented on its own before packing.
     """
     names = parse_policy(policy)
 

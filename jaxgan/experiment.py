@@ -179,18 +179,19 @@ def build(config: Config) -> Experiment:
 
     generator = adapters.from_linen(g_mod)
     discriminator = adapters.from_linen(d_mod)
-    if c.augment:
-        discriminator = augment.augment_discriminator(discriminator, c.augment)
     if c.instance_noise > 0:
         discriminator = remedies.instance_noise(discriminator, c.instance_noise)
     if c.pack > 1:
         discriminator = remedies.pack(discriminator, c.pack)
+    if c.augment:  # outermost: each sample is augmented on its own, before any packing
+        discriminator = augment.augment_discriminator(discriminator, c.augment)
 
     latent_fn = toy.normal_latent(c.latent_dim) if c.latent == "normal" else toy.uniform_latent(c.latent_dim)
 
     step_kwargs = dict(
         latent_fn=latent_fn,
         n_critic=c.n_critic,
+        unroll_critic=c.model != "mlp",  # convolutions: XLA CPU runs them far slower inside a loop body
         simultaneous=c.simultaneous,
         penalties=pens,
         d_constraint=penalties.weight_clipping(c.weight_clip) if c.weight_clip else None,

@@ -118,7 +118,7 @@ def make_train_step(
     latent_fn: Callable[[Array], Array] | None = None,
     latent_dim: int | Sequence[int] | None = None,
     n_critic: int = 1,
-    unroll_critic: bool = True,
+    unroll_critic: bool = False,
     simultaneous: bool = False,
     penalties: Sequence[Penalty] = (),
     d_constraint: Callable[[PyTree], PyTree] | None = None,
@@ -137,9 +137,10 @@ def make_train_step(
       n_critic: discriminator updates per generator update (k in Goodfellow et al. Algorithm 1). The batch
         ``{"x": [n_critic * B, ...], "label": [n_critic * B]}`` is split into ``n_critic`` minibatches of B.
       unroll_critic: write the ``n_critic`` discriminator updates out in the compiled step (``lax.scan`` with
-        ``unroll``) rather than as a loop. XLA's CPU convolutions run many times slower inside a loop body
-        (``sngan32``, n_critic 5, in ``benchmarks/step_throughput.py --levers``); unrolling costs compile time
-        only. ``False`` keeps the loop (smaller programs for large ``n_critic``).
+        ``unroll=True``) rather than as a loop. Use it for convolutional networks: XLA's CPU convolutions run
+        many times slower inside a loop body (``sngan32``, n_critic 5: 12.4x faster unrolled in
+        ``benchmarks/step_throughput.py --levers``); it costs compile time only. The default keeps the loop
+        (smaller programs; the bits of earlier runs); ``jaxgan.experiment`` unrolls for its image models.
       simultaneous: take both gradients at the same point and apply them together (needs ``n_critic == 1``).
       penalties: :class:`jaxgan.penalties.Penalty` s added to the discriminator loss, reported as ``d/<name>``.
       d_constraint: applied to the discriminator params after each update (``penalties.weight_clipping(c)``).

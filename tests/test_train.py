@@ -66,8 +66,8 @@ def test_n_critic_five_updates_discriminator_five_times_generator_once():
 
 
 def test_unrolled_critic_updates_equal_the_loop_and_leave_no_loop_in_the_program():
-    st, unrolled = make(n_critic=3)
-    _, looped = make(n_critic=3, unroll_critic=False)
+    st, unrolled = make(n_critic=3, unroll_critic=True)
+    _, looped = make(n_critic=3)  # the default
     b = real_batch(0, n=3 * 32)
     a, ma = jax.jit(unrolled)(st, b)
     c, mc = jax.jit(looped)(st, b)

@@ -7,7 +7,13 @@ Expected result: see RESULT.
 
 from jaxgan.configs._images import image_config
 
-RESULT = "to be measured"
+RESULT = (
+    "Run for 1,000 of its 3,000 steps (--steps 1000) on the project's 2-core CPU (AMD EPYC VM, 2026-11-24), "
+    "2,227 s beside another run (~2.2 s per step; each step is five critic updates with the gradient penalty and "
+    "one generator update): the live generator's 2,000 samples were 26.3 % confident (> 0.9) with class entropy "
+    "0.961 * log 10, all ten digits; the EMA (decay 0.999) still held 37 % of the initial generator and drew "
+    "one digit (95.7 % confident, entropy 0.014). The full 3,000 steps were not run here."
+)
 
 
 def get_config():
