@@ -70,6 +70,7 @@ class Config:
     lr_schedule: str = "constant"
     lr_decay_fraction: float = 1.0
     ema_decay: float | None = None
+    ema_warmup: bool = False  # decay min(ema_decay, (1 + n) / (10 + n)) after n generator updates (TF's num_updates)
 
     # running
     parallel: str = "none"  # "none", "pmap" or "mesh"
@@ -112,6 +113,10 @@ def validate(config: Config) -> Config:
         raise ValueError(f"config field lr_decay_fraction must be in (0, 1], got {config.lr_decay_fraction!r}")
     if config.ema_decay is not None and not (0.0 <= config.ema_decay < 1.0):
         raise ValueError(f"config field ema_decay must be in [0, 1), got {config.ema_decay!r}")
+    if not isinstance(config.ema_warmup, bool):
+        raise ValueError(f"config field ema_warmup must be true or false, got {config.ema_warmup!r}")
+    if config.ema_warmup and config.ema_decay is None:
+        raise ValueError("config field ema_warmup ramps the EMA decay up: set ema_decay too")
     if config.batch_size % config.pack:
         raise ValueError(f"batch_size {config.batch_size} must divide by pack {config.pack}")
     if config.augment:

@@ -196,6 +196,7 @@ def build(config: Config) -> Experiment:
         penalties=pens,
         d_constraint=penalties.weight_clipping(c.weight_clip) if c.weight_clip else None,
         ema_decay=c.ema_decay,
+        ema_warmup=c.ema_warmup,
     )
     # Building the step checks the remaining hyperparameters (n_critic, ema_decay, ...) on the host.
     train.make_train_step(generator, discriminator, loss, g_opt, d_opt, **step_kwargs)

@@ -123,6 +123,7 @@ def make_train_step(
     penalties: Sequence[Penalty] = (),
     d_constraint: Callable[[PyTree], PyTree] | None = None,
     ema_decay: float | None = None,
+    ema_warmup: bool = False,
     replicas: Replicas = Replicas(),
 ) -> Callable[[GANState, Batch], tuple[GANState, dict[str, Array]]]:
     """Returns a pure ``train_step(state, batch) -> (state, metrics)``.
@@ -146,6 +147,10 @@ def make_train_step(
       d_constraint: applied to the discriminator params after each update (``penalties.weight_clipping(c)``).
       ema_decay: if set, ``ema = decay * ema + (1 - decay) * g_params`` after each generator update (the state
         must have been created with ``ema=True``).
+      ema_warmup: ramp the EMA decay up as ``min(ema_decay, (1 + n) / (10 + n))`` where ``n`` is the number of
+        generator updates before this one (``num_updates`` of TensorFlow's ``tf.train.ExponentialMovingAverage``),
+        so that early in a run the average follows the generator instead of holding its initialisation (with a
+        constant 0.999, 37 % of the initial weights remain after 1,000 updates).
       replicas: how to average across data-parallel replicas; set by :mod:`jaxgan.parallel`.
 
     Returns:
@@ -168,6 +173,8 @@ def make_train_step(
     if simultaneous and n_critic != 1:
         raise ValueError(f"simultaneous updates take one discriminator step per step; got n_critic={n_critic}")
     _check_finite("ema_decay", ema_decay)
+    if ema_warmup and ema_decay is None:
+        raise ValueError("ema_warmup ramps the EMA decay up: set ema_decay too")
     if ema_decay is not None and not 0.0 <= ema_decay < 1.0:
         raise ValueError(f"ema_decay must be in [0, 1), got {ema_decay}")
     for p in penalties:
@@ -268,7 +275,12 @@ def make_train_step(
         if ema_decay is not None:
             if ema is None:
                 raise ValueError("ema_decay is set but the state has no ema_params: create it with ema=True")
-            ema = jax.tree.map(lambda e, p: ema_decay * e + (1.0 - ema_decay) * p, ema, params)
+            if ema_warmup:
+                n = state.step.astype(jnp.float32)
+                decay = jnp.minimum(jnp.float32(ema_decay), (1.0 + n) / (10.0 + n))
+                ema = jax.tree.map(lambda e, p: (decay * e + (1.0 - decay) * p).astype(e.dtype), ema, params)
+            else:
+                ema = jax.tree.map(lambda e, p: ema_decay * e + (1.0 - ema_decay) * p, ema, params)
         ok = jnp.isfinite(value) & _tree_finite(grads)
         new = _select(
             ok,

@@ -3,20 +3,12 @@
 import jax
 import numpy as np
 import pytest
+from _numpy_init import numpy_init
 
 from jaxgan.adapters import from_linen
 from jaxgan.models.began import BEGANDiscriminator, BEGANGenerator
 
-
-def _init(module, *args, seed=0, **kwargs):
-    """Params shaped as ``module.init`` makes them, filled by numpy: no random-init compilation."""
-    shapes = jax.eval_shape(lambda: module.init(jax.random.key(0), *args, **kwargs))
-    rng = np.random.default_rng(seed)
-
-    def fill(s):
-        return (rng.normal(size=s.shape) / np.sqrt(max(1, int(np.prod(s.shape[:-1]))))).astype(s.dtype)
-
-    return jax.tree_util.tree_map(fill, shapes)
+_init = numpy_init
 
 
 @pytest.mark.parametrize("res, start", [(28, 7), (32, 8)])
@@ -50,6 +42,16 @@ def test_generator_is_the_decoder_with_tanh(res):
     d_shapes = jax.eval_shape(lambda: BEGANDiscriminator(res, 4, 6).init(jax.random.key(0), images))
     g_shapes = jax.tree_util.tree_map(lambda a: a.shape, variables["params"]["decoder"])
     assert g_shapes == jax.tree_util.tree_map(lambda a: a.shape, d_shapes["params"]["decoder"])
+
+
+def test_linear_output_is_the_decoder_before_tanh():
+    z = np.random.default_rng(2).normal(size=(2, 6)).astype(np.float32)
+    variables = _init(BEGANGenerator(28, channels=1, features=4), z)
+    lin = np.asarray(BEGANGenerator(28, channels=1, features=4, output="linear").apply(variables, z))
+    tanh = np.asarray(BEGANGenerator(28, channels=1, features=4).apply(variables, z))
+    np.testing.assert_allclose(np.tanh(lin), tanh, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="BEGANGenerator output must be 'tanh' or 'linear', got 'relu'"):
+        BEGANGenerator(28, channels=1, features=4, output="relu").apply(variables, z)
 
 
 def test_rejects_unsupported_resolution():

@@ -109,6 +109,15 @@ def test_lr_schedule_is_validated():
     assert apply_overrides(Config(), ["lr_decay_fraction=1"]).lr_decay_fraction == 1.0
 
 
+def test_ema_warmup_is_validated_and_reaches_the_step():
+    with pytest.raises(ValueError, match="ema_warmup ramps the EMA decay up: set ema_decay too"):
+        validate(Config(ema_warmup=True))
+    with pytest.raises(ValueError, match="ema_warmup must be true or false, got 'yes'"):
+        validate(apply_overrides(Config(ema_decay=0.9), ["ema_warmup=yes"]))
+    c = apply_overrides(Config(ema_decay=0.9), ["ema_warmup=true"])
+    assert c.ema_warmup is True and experiment.build(c).step_kwargs["ema_warmup"] is True
+
+
 def test_discriminator_schedule_counts_its_n_critic_updates():
     exp = experiment.build(Config(lr_schedule="linear", steps=10, n_critic=2, batch_size=8, g_features=[8],
                                   d_features=[8]))

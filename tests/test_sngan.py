@@ -4,26 +4,14 @@ import functools
 
 import jax
 import numpy as np
+from _numpy_init import numpy_init
 
 from jaxgan.adapters import from_linen
 from jaxgan.models.sngan import SNGANDiscriminator, SNGANGenerator
 
 
 def _init(module, *args, seed=0, **kwargs):
-    """Variables shaped as ``module.init`` makes them, filled by numpy: no random-init compilation."""
-    shapes = jax.eval_shape(lambda: module.init(jax.random.key(0), *args, train=False, **kwargs))
-    rng = np.random.default_rng(seed)
-
-    def fill(path, s):
-        name = jax.tree_util.keystr(path)
-        if name.endswith(("['var']", "sigma']")):
-            return np.ones(s.shape, s.dtype)
-        if name.endswith("['mean']"):
-            return np.zeros(s.shape, s.dtype)
-        scale = 1 / np.sqrt(max(1, int(np.prod(s.shape[:-1]))))
-        return (rng.normal(size=s.shape) * scale).astype(s.dtype)
-
-    return jax.tree_util.tree_map_with_path(fill, shapes)
+    return numpy_init(module, *args, seed=seed, train=False, **kwargs)
 
 
 @functools.partial(jax.jit, static_argnames=("module",))

@@ -156,6 +156,25 @@ def test_ema_matches_closed_form():
     assert st.sampling_params is st.ema_params
 
 
+def test_ema_warmup_follows_tensorflow_num_updates_ramp():
+    # decay_t = min(decay, (1 + n) / (10 + n)), n = generator updates before this one: 0.1, 2/11, 3/12, then 0.25
+    decay = 0.25
+    st, step = make(ema=True, ema_decay=decay, ema_warmup=True)
+    jstep = jax.jit(step)
+    expected = jax.tree.map(np.asarray, st.g_params)
+    for t, d in enumerate([0.1, 2 / 11, 0.25, 0.25, 0.25]):
+        assert d == min(decay, (1 + t) / (10 + t))
+        st, _ = jstep(st, real_batch(t))
+        expected = jax.tree.map(lambda e, p, d=d: d * e + (1 - d) * np.asarray(p), expected, st.g_params)
+    for e, got in zip(jax.tree.leaves(expected), jax.tree.leaves(st.ema_params)):
+        np.testing.assert_allclose(got, e, rtol=1e-5, atol=1e-6)
+
+
+def test_ema_warmup_needs_a_decay():
+    with pytest.raises(ValueError, match="ema_warmup ramps the EMA decay up: set ema_decay too"):
+        train.make_train_step(G, D, "hinge", optax.sgd(1.0), optax.sgd(1.0), latent_dim=2, ema_warmup=True)
+
+
 def test_ema_decay_without_ema_state_is_refused():
     st, step = make(ema=False, ema_decay=0.99)
     with pytest.raises(ValueError, match="ema=True"):

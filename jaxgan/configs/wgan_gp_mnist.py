@@ -1,5 +1,6 @@
 """WGAN-GP (Gulrajani et al. 2017) with the DCGAN networks on MNIST: no batch norm in the critic, n_critic 5,
-Adam(1e-4, beta1 0.5, beta2 0.9), gradient penalty 10.
+Adam(1e-4, beta1 0.5, beta2 0.9), gradient penalty 10; the generator's EMA ramps its decay up (``ema_warmup``) because
+3,000 steps are too few for a constant 0.999 to forget the initial generator.
 
 Command: ``jaxgan train --config wgan_gp_mnist``.
 Expected result: see RESULT.
@@ -28,4 +29,5 @@ def get_config():
         b2=0.9,
         steps=3000,
         model_kwargs={"discriminator": {"use_batch_norm": False}},
+        ema_warmup=True,
     )

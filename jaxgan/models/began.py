@@ -11,7 +11,8 @@ the reference TensorFlow code (carpedm20/BEGAN-tensorflow), with ``n = features`
   to the image channels (linear output, as in the paper).
 
 ``S = 3`` scales for 28×28 (7 -> 14 -> 28), 32×32 (8 -> 16 -> 32); ``S = 4`` for 64×64 (8 -> ... -> 64).
-:class:`BEGANGenerator` is the same decoder from z, followed by tanh so that images are in [-1, 1].
+:class:`BEGANGenerator` is the same decoder from z, followed by tanh so that images are in [-1, 1]
+(``output="tanh"``) or, as in the paper and its reference code, left linear (``output="linear"``).
 """
 
 from __future__ import annotations
@@ -114,6 +115,7 @@ class BEGANGenerator(nn.Module):
       resolution: 28, 32 or 64.
       channels: image channels.
       features: ``n``.
+      output: ``"tanh"`` (images in [-1, 1]) or ``"linear"`` (the paper's decoder output, unbounded).
       bn_axis_name: accepted for a uniform constructor; unused (no batch norm).
 
     Labels are ignored.
@@ -122,9 +124,13 @@ class BEGANGenerator(nn.Module):
     resolution: int = 32
     channels: int = 3
     features: int = 64
+    output: str = "tanh"
     bn_axis_name: str | None = None
 
     @nn.compact
     def __call__(self, x: Array, labels: Array | None = None, *, train: bool = True) -> Array:
         del labels, train
-        return jnp.tanh(BEGANDecoder(self.resolution, self.channels, self.features, name="decoder")(x))
+        if self.output not in ("tanh", "linear"):
+            raise ValueError(f"BEGANGenerator output must be 'tanh' or 'linear', got {self.output!r}")
+        h = BEGANDecoder(self.resolution, self.channels, self.features, name="decoder")(x)
+        return jnp.tanh(h) if self.output == "tanh" else h
