@@ -71,6 +71,10 @@ class Config:
     lr_decay_fraction: float = 1.0
     ema_decay: float | None = None
     ema_warmup: bool = False  # decay min(ema_decay, (1 + n) / (10 + n)) after n generator updates (TF's num_updates)
+    # top-k training (Sinha et al. 2020): G learns from the fraction max(top_k, top_k_gamma ** epoch) of its samples
+    # that D scores as most real; top_k is the floor nu (0.5 in the paper), None turns it off. Image data only.
+    top_k: float | None = None
+    top_k_gamma: float = 0.99
 
     # running
     parallel: str = "none"  # "none", "pmap" or "mesh"
@@ -113,6 +117,11 @@ def validate(config: Config) -> Config:
         raise ValueError(f"config field lr_decay_fraction must be in (0, 1], got {config.lr_decay_fraction!r}")
     if config.ema_decay is not None and not (0.0 <= config.ema_decay < 1.0):
         raise ValueError(f"config field ema_decay must be in [0, 1), got {config.ema_decay!r}")
+    if config.top_k is not None:
+        for f in ("top_k", "top_k_gamma"):
+            v = getattr(config, f)
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0.0 < v <= 1.0:
+                raise ValueError(f"config field {f} must be in (0, 1], got {v!r}")
     if not isinstance(config.ema_warmup, bool):
         raise ValueError(f"config field ema_warmup must be true or false, got {config.ema_warmup!r}")
     if config.ema_warmup and config.ema_decay is None:

@@ -197,7 +197,14 @@ def build(config: Config) -> Experiment:
         d_constraint=penalties.weight_clipping(c.weight_clip) if c.weight_clip else None,
         ema_decay=c.ema_decay,
         ema_warmup=c.ema_warmup,
+        generator_top_k=None,
     )
+    if c.top_k is not None:
+        if dataset is None:
+            raise ValueError("config field top_k decays per epoch over a dataset; toy data streams have no epochs")
+        step_kwargs["generator_top_k"] = train.top_k_schedule(
+            c.top_k, c.top_k_gamma, steps_per_epoch=len(dataset.images) / (c.batch_size * c.n_critic)
+        )
     # Building the step checks the remaining hyperparameters (n_critic, ema_decay, ...) on the host.
     train.make_train_step(generator, discriminator, loss, g_opt, d_opt, **step_kwargs)
     return Experiment(

@@ -108,6 +108,36 @@ def _check_batch(batch: Batch, n_critic: int) -> int:
     return n // n_critic
 
 
+def top_k_schedule(
+    min_fraction: float = 0.5, gamma: float = 0.99, steps_per_epoch: float = 1.0
+) -> Callable[[Array], Array]:
+    """Top-k fraction of Sinha et al. (2020): ``max(min_fraction, gamma ** (step / steps_per_epoch))``.
+
+    The paper decays by ``gamma = 0.99`` per epoch down to ``nu = min_fraction`` (0.5 to 0.75 in its experiments).
+    """
+    for name, v, lo, hi in (("min_fraction", min_fraction, 0.0, 1.0), ("gamma", gamma, 0.0, 1.0)):
+        if not isinstance(v, (int, float)) or not lo < v <= hi:
+            raise ValueError(f"top-k {name} must be in ({lo}, {hi}], got {v!r}")
+    if not isinstance(steps_per_epoch, (int, float)) or not steps_per_epoch > 0:
+        raise ValueError(f"top-k steps_per_epoch must be > 0, got {steps_per_epoch!r}")
+
+    def fraction(step):
+        epochs = jnp.asarray(step, jnp.float32) / steps_per_epoch
+        return jnp.maximum(jnp.float32(min_fraction), jnp.float32(gamma) ** epochs)
+
+    return fraction
+
+
+def _top_k_mean(per_sample: Array, scores: Array, fraction: Array) -> Array:
+    """Mean of ``per_sample`` over the ``ceil(fraction * B)`` entries with the highest ``scores``."""
+    b = scores.shape[0]
+    # ceil with a tolerance, so that 0.5 * 64 is 32 although 0.5 * 64 may round above 32 in float32
+    k = jnp.clip(jnp.ceil(jnp.asarray(fraction, jnp.float32) * b - 1e-4), 1, b).astype(jnp.int32)
+    order = jnp.argsort(-jax.lax.stop_gradient(scores))  # most real first; ties keep their order
+    ranks = jnp.zeros((b,), jnp.int32).at[order].set(jnp.arange(b, dtype=jnp.int32))
+    return jnp.sum(jnp.where(ranks < k, per_sample, 0.0)) / k.astype(per_sample.dtype)
+
+
 def make_train_step(
     generator: Net,
     discriminator: Net,
@@ -124,6 +154,7 @@ def make_train_step(
     d_constraint: Callable[[PyTree], PyTree] | None = None,
     ema_decay: float | None = None,
     ema_warmup: bool = False,
+    generator_top_k: Callable[[Array], Array] | None = None,
     replicas: Replicas = Replicas(),
 ) -> Callable[[GANState, Batch], tuple[GANState, dict[str, Array]]]:
     """Returns a pure ``train_step(state, batch) -> (state, metrics)``.
@@ -151,6 +182,13 @@ def make_train_step(
         generator updates before this one (``num_updates`` of TensorFlow's ``tf.train.ExponentialMovingAverage``),
         so that early in a run the average follows the generator instead of holding its initialisation (with a
         constant 0.999, 37 % of the initial weights remain after 1,000 updates).
+      generator_top_k: top-k training (Sinha et al. 2020, "Top-k Training of GANs: Improving GAN Performance by
+        Throwing Away Bad Samples"): a schedule ``fraction(step)`` in (0, 1]; the generator's loss is the mean of
+        its per-sample losses over the ``k = ceil(fraction * B)`` generated samples that the discriminator scores
+        as most real, the rest get no gradient. :func:`top_k_schedule` is the paper's ``max(nu, gamma^epoch)``.
+        With data parallelism each replica keeps the top k of its own ``B`` samples. Not for losses whose
+        generator term couples samples (``generator_uses_real``: relativistic, ``fgan_*`` without the trick)
+        or whose discriminator output is not a realness score (``began``: reconstruction errors).
       replicas: how to average across data-parallel replicas; set by :mod:`jaxgan.parallel`.
 
     Returns:
@@ -175,6 +213,14 @@ def make_train_step(
     _check_finite("ema_decay", ema_decay)
     if ema_warmup and ema_decay is None:
         raise ValueError("ema_warmup ramps the EMA decay up: set ema_decay too")
+    if generator_top_k is not None:
+        if loss.generator_uses_real or loss.name == "began":
+            raise ValueError(
+                f"generator_top_k needs a generator loss that is a mean over samples of a realness score; loss "
+                f"{loss.name!r} {'couples samples' if loss.generator_uses_real else 'scores reconstruction errors'}"
+            )
+        if not callable(generator_top_k):
+            raise ValueError(f"generator_top_k must be a schedule fraction(step), got {generator_top_k!r}")
     if ema_decay is not None and not 0.0 <= ema_decay < 1.0:
         raise ValueError(f"ema_decay must be in [0, 1), got {ema_decay}")
     for p in penalties:
@@ -258,7 +304,14 @@ def make_train_step(
                 d_params, state.d_model_state, fake, labels, train=True, rng=jax.random.split(d_rng)[1]
             )
             d_real = None
-        value = loss.generator(d_real, d_fake, state.loss_state)
+        if generator_top_k is None:
+            value = loss.generator(d_real, d_fake, state.loss_state)
+        else:
+            value = _top_k_mean(
+                jax.vmap(lambda f: loss.generator(d_real, f[None], state.loss_state))(d_fake),
+                d_fake,
+                generator_top_k(state.step),
+            )
         return value, g_model_state
 
     def g_update(state: GANState, d_params, x_real, labels, key):

@@ -54,6 +54,22 @@ def test_linear_output_is_the_decoder_before_tanh():
         BEGANGenerator(28, channels=1, features=4, output="relu").apply(variables, z)
 
 
+@pytest.mark.parametrize("output, bias", [("tanh", np.arctanh(-0.74)), ("linear", -0.74)])
+def test_init_mean_sets_the_output_bias(output, bias):
+    z = np.zeros((2, 6), np.float32)
+    g = BEGANGenerator(28, channels=1, features=4, output=output, init_mean=-0.74)
+    shapes = jax.eval_shape(lambda: g.init(jax.random.key(0), z))
+    p = numpy_init(g, z)
+    p["params"]["decoder"]["conv_out"]["kernel"] = np.zeros_like(p["params"]["decoder"]["conv_out"]["kernel"])
+    p["params"]["decoder"]["conv_out"]["bias"] = np.full(shapes["params"]["decoder"]["conv_out"]["bias"].shape,
+                                                         np.float32(bias))
+    np.testing.assert_allclose(np.asarray(g.apply(p, z)), -0.74, rtol=1e-5)
+    init_bias = jax.jit(g.init)(jax.random.key(0), z)["params"]["decoder"]["conv_out"]["bias"]
+    np.testing.assert_allclose(np.asarray(init_bias), [bias], rtol=1e-6)
+    with pytest.raises(ValueError, match="init_mean must be in \\(-1, 1\\) with a tanh output, got 1.0"):
+        BEGANGenerator(28, channels=1, features=4, init_mean=1.0).apply(p, z)
+
+
 def test_rejects_unsupported_resolution():
     with pytest.raises(ValueError, match="resolution"):
         jax.eval_shape(lambda: BEGANGenerator(48).init(jax.random.key(0), np.zeros((1, 4))))

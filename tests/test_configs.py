@@ -118,6 +118,21 @@ def test_ema_warmup_is_validated_and_reaches_the_step():
     assert c.ema_warmup is True and experiment.build(c).step_kwargs["ema_warmup"] is True
 
 
+def test_top_k_is_validated_and_decays_per_epoch_of_the_dataset():
+    with pytest.raises(ValueError, match=r"config field top_k must be in \(0, 1\], got 0.0"):
+        validate(Config(top_k=0.0))
+    with pytest.raises(ValueError, match=r"config field top_k_gamma must be in \(0, 1\], got 1.5"):
+        validate(Config(top_k=0.5, top_k_gamma=1.5))
+    with pytest.raises(ValueError, match="top_k decays per epoch over a dataset; toy data streams have no epochs"):
+        experiment.build(Config(top_k=0.5))
+    c = apply_overrides(load_config("dcgan_digits"), ["top_k=0.5", "top_k_gamma=0.9", "n_critic=2"])
+    fraction = experiment.build(c).step_kwargs["generator_top_k"]
+    epoch = 1797 / (c.batch_size * 2)  # steps per pass over the 1,797 digits, two batches per step
+    assert float(fraction(0)) == 1.0 and float(fraction(epoch)) == pytest.approx(0.9, rel=1e-5)
+    assert float(fraction(100 * epoch)) == 0.5
+    assert experiment.build(load_config("dcgan_digits")).step_kwargs["generator_top_k"] is None
+
+
 def test_discriminator_schedule_counts_its_n_critic_updates():
     exp = experiment.build(Config(lr_schedule="linear", steps=10, n_critic=2, batch_size=8, g_features=[8],
                                   d_features=[8]))

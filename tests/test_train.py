@@ -315,3 +315,47 @@ def test_batch_without_x_refused():
     st, step = make()
     with pytest.raises(ValueError, match="key 'x'"):
         jax.jit(step)(st, {"images": jnp.zeros((32, 1))})
+
+
+def test_top_k_mean_keeps_the_samples_scored_most_real():
+    per_sample = jnp.array([10.0, 20.0, 30.0, 40.0, 50.0])
+    scores = jnp.array([0.3, -1.0, 2.0, 0.5, -0.2])  # ranks: 30 (2.0), 40 (0.5), 10 (0.3), 50, 20
+    assert float(train._top_k_mean(per_sample, scores, 0.4)) == pytest.approx((30 + 40) / 2)
+    assert float(train._top_k_mean(per_sample, scores, 0.5)) == pytest.approx((30 + 40 + 10) / 3)  # ceil(2.5)
+    assert float(train._top_k_mean(per_sample, scores, 1.0)) == pytest.approx(30.0)
+    assert float(train._top_k_mean(per_sample, scores, 1e-6)) == pytest.approx(30.0)  # at least one
+    grad = jax.grad(lambda p: train._top_k_mean(p, scores, 0.4))(per_sample)
+    np.testing.assert_allclose(grad, [0.0, 0.0, 0.5, 0.5, 0.0])
+
+
+def test_top_k_schedule_is_the_papers_max_of_floor_and_decay():
+    f = train.top_k_schedule(min_fraction=0.5, gamma=0.9, steps_per_epoch=10)
+    assert float(f(0)) == 1.0
+    assert float(f(10)) == pytest.approx(0.9)
+    assert float(f(25)) == pytest.approx(0.9**2.5)
+    assert float(f(1000)) == 0.5
+    with pytest.raises(ValueError, match=r"top-k gamma must be in \(0.0, 1.0\], got 1.5"):
+        train.top_k_schedule(gamma=1.5)
+
+
+def test_top_k_of_the_whole_batch_is_the_plain_step_and_half_differs():
+    st, plain = make(loss="hinge")
+    _, full = make(loss="hinge", generator_top_k=lambda step: jnp.float32(1.0))
+    _, half = make(loss="hinge", generator_top_k=lambda step: jnp.float32(0.5))
+    a, ma = jax.jit(plain)(st, real_batch(0))
+    b, mb = jax.jit(full)(st, real_batch(0))
+    c, mc = jax.jit(half)(st, real_batch(0))
+    for u, v in zip(jax.tree.leaves(a.g_params), jax.tree.leaves(b.g_params)):
+        np.testing.assert_allclose(u, v, rtol=1e-5, atol=1e-6)
+    assert float(ma["g/loss"]) == pytest.approx(float(mb["g/loss"]), rel=1e-5)
+    # the hinge G loss is -D(G(z)): the most-real half has the lower loss
+    assert float(mc["g/loss"]) < float(ma["g/loss"])
+    assert tree_equal(a.d_params, c.d_params) and not tree_equal(a.g_params, c.g_params)
+
+
+@pytest.mark.parametrize("loss, why", [("began", "scores reconstruction errors"),
+                                       ("relativistic_average", "couples samples")])
+def test_top_k_refuses_losses_it_does_not_fit(loss, why):
+    with pytest.raises(ValueError, match=f"generator_top_k needs .*; loss '{loss}' {why}"):
+        train.make_train_step(G, D, loss, optax.sgd(1.0), optax.sgd(1.0), latent_dim=2,
+                              generator_top_k=lambda step: 0.5)

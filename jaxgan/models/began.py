@@ -17,6 +17,8 @@ the reference TensorFlow code (carpedm20/BEGAN-tensorflow), with ``n = features`
 
 from __future__ import annotations
 
+import math
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -44,7 +46,7 @@ class BEGANDecoder(nn.Module):
     features: int = 64
 
     @nn.compact
-    def __call__(self, h: Array) -> Array:
+    def __call__(self, h: Array, out_bias: float = 0.0) -> Array:
         start, scales = _geometry(self.resolution)
         n = self.features
         x = nn.Dense(start * start * n, name="dense")(h).reshape(h.shape[0], start, start, n)
@@ -53,7 +55,7 @@ class BEGANDecoder(nn.Module):
             x = nn.elu(nn.Conv(n, (3, 3), name=f"conv{i}_b")(x))
             if i < scales - 1:
                 x = _upsample_nearest(x)
-        return nn.Conv(self.channels, (3, 3), name="conv_out")(x)
+        return nn.Conv(self.channels, (3, 3), bias_init=nn.initializers.constant(out_bias), name="conv_out")(x)
 
 
 class BEGANEncoder(nn.Module):
@@ -116,6 +118,9 @@ class BEGANGenerator(nn.Module):
       channels: image channels.
       features: ``n``.
       output: ``"tanh"`` (images in [-1, 1]) or ``"linear"`` (the paper's decoder output, unbounded).
+      init_mean: the pixel value the generator starts at (its output bias is initialised to give it): the
+        data's mean brightness lets BEGAN start near what its autoencoder reconstructs well (see
+        ``began_mnist``); 0 (mid-grey) is the usual initialisation.
       bn_axis_name: accepted for a uniform constructor; unused (no batch norm).
 
     Labels are ignored.
@@ -125,6 +130,7 @@ class BEGANGenerator(nn.Module):
     channels: int = 3
     features: int = 64
     output: str = "tanh"
+    init_mean: float = 0.0
     bn_axis_name: str | None = None
 
     @nn.compact
@@ -132,5 +138,8 @@ class BEGANGenerator(nn.Module):
         del labels, train
         if self.output not in ("tanh", "linear"):
             raise ValueError(f"BEGANGenerator output must be 'tanh' or 'linear', got {self.output!r}")
-        h = BEGANDecoder(self.resolution, self.channels, self.features, name="decoder")(x)
+        if self.output == "tanh" and not -1.0 < self.init_mean < 1.0:
+            raise ValueError(f"BEGANGenerator init_mean must be in (-1, 1) with a tanh output, got {self.init_mean}")
+        bias = math.atanh(self.init_mean) if self.output == "tanh" else float(self.init_mean)
+        h = BEGANDecoder(self.resolution, self.channels, self.features, name="decoder")(x, out_bias=bias)
         return jnp.tanh(h) if self.output == "tanh" else h
