@@ -188,6 +188,13 @@ def build(config: Config) -> Experiment:
 
     latent_fn = toy.normal_latent(c.latent_dim) if c.latent == "normal" else toy.uniform_latent(c.latent_dim)
 
+    top_k = None
+    if c.top_k is not None:
+        if dataset is None:
+            raise ValueError("config field top_k decays per epoch over a dataset; toy data streams have no epochs")
+        top_k = train.top_k_schedule(
+            c.top_k, c.top_k_gamma, steps_per_epoch=len(dataset.images) / (c.batch_size * c.n_critic)
+        )
     step_kwargs = dict(
         latent_fn=latent_fn,
         n_critic=c.n_critic,
@@ -197,14 +204,8 @@ def build(config: Config) -> Experiment:
         d_constraint=penalties.weight_clipping(c.weight_clip) if c.weight_clip else None,
         ema_decay=c.ema_decay,
         ema_warmup=c.ema_warmup,
-        generator_top_k=None,
+        generator_top_k=top_k,
     )
-    if c.top_k is not None:
-        if dataset is None:
-            raise ValueError("config field top_k decays per epoch over a dataset; toy data streams have no epochs")
-        step_kwargs["generator_top_k"] = train.top_k_schedule(
-            c.top_k, c.top_k_gamma, steps_per_epoch=len(dataset.images) / (c.batch_size * c.n_critic)
-        )
     # Building the step checks the remaining hyperparameters (n_critic, ema_decay, ...) on the host.
     train.make_train_step(generator, discriminator, loss, g_opt, d_opt, **step_kwargs)
     return Experiment(

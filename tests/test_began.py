@@ -51,7 +51,7 @@ def test_linear_output_is_the_decoder_before_tanh():
     tanh = np.asarray(BEGANGenerator(28, channels=1, features=4).apply(variables, z))
     np.testing.assert_allclose(np.tanh(lin), tanh, rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="BEGANGenerator output must be 'tanh' or 'linear', got 'relu'"):
-        BEGANGenerator(28, channels=1, features=4, output="relu").apply(variables, z)
+        BEGANGenerator(28, channels=1, features=4, output="relu")  # refused when built, before any init
 
 
 @pytest.mark.parametrize("output, bias", [("tanh", np.arctanh(-0.74)), ("linear", -0.74)])
@@ -67,9 +67,19 @@ def test_init_mean_sets_the_output_bias(output, bias):
     init_bias = jax.jit(g.init)(jax.random.key(0), z)["params"]["decoder"]["conv_out"]["bias"]
     np.testing.assert_allclose(np.asarray(init_bias), [bias], rtol=1e-6)
     with pytest.raises(ValueError, match="init_mean must be in \\(-1, 1\\) with a tanh output, got 1.0"):
-        BEGANGenerator(28, channels=1, features=4, init_mean=1.0).apply(p, z)
+        BEGANGenerator(28, channels=1, features=4, init_mean=1.0)
 
 
 def test_rejects_unsupported_resolution():
     with pytest.raises(ValueError, match="resolution"):
         jax.eval_shape(lambda: BEGANGenerator(48).init(jax.random.key(0), np.zeros((1, 4))))
+
+
+def test_a_bad_generator_option_is_refused_when_the_experiment_is_built():
+    from jaxgan import experiment
+    from jaxgan.config import Config
+
+    c = Config(data="digits", image_size=28, model="began", loss="began", latent_dim=8,
+               model_kwargs={"generator": {"output": "relu"}})
+    with pytest.raises(ValueError, match="BEGANGenerator output must be 'tanh' or 'linear', got 'relu'"):
+        experiment.build(c)

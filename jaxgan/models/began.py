@@ -133,13 +133,17 @@ class BEGANGenerator(nn.Module):
     init_mean: float = 0.0
     bn_axis_name: str | None = None
 
-    @nn.compact
-    def __call__(self, x: Array, labels: Array | None = None, *, train: bool = True) -> Array:
-        del labels, train
+    def __post_init__(self):
+        # checked when the module is built (jaxgan.experiment.build), before anything is initialised or compiled
         if self.output not in ("tanh", "linear"):
             raise ValueError(f"BEGANGenerator output must be 'tanh' or 'linear', got {self.output!r}")
         if self.output == "tanh" and not -1.0 < self.init_mean < 1.0:
             raise ValueError(f"BEGANGenerator init_mean must be in (-1, 1) with a tanh output, got {self.init_mean}")
+        super().__post_init__()
+
+    @nn.compact
+    def __call__(self, x: Array, labels: Array | None = None, *, train: bool = True) -> Array:
+        del labels, train
         bias = math.atanh(self.init_mean) if self.output == "tanh" else float(self.init_mean)
         h = BEGANDecoder(self.resolution, self.channels, self.features, name="decoder")(x, out_bias=bias)
         return jnp.tanh(h) if self.output == "tanh" else h
