@@ -63,7 +63,7 @@ RUN_CONTROL_FIELDS = frozenset({
 })
 # Config fields that decide the state's structure and shapes, in the order a mismatch message names them.
 STRUCTURE_FIELDS = (
-    "data", "image_size", "conditional", "latent_dim", "model", "g_features", "d_features", "g_batch_norm",
+    "data", "image_size", "conditional", "clusters", "latent_dim", "model", "g_features", "d_features", "g_batch_norm",
     "d_maxout", "model_kwargs", "loss", "loss_kwargs", "pack", "minibatch_std", "optimizer", "ema_decay",
 )
 SKIPPED_SUFFIX = "_skipped"  # DIR_skipped/<step>: where checkpoints that failed to restore are moved

@@ -126,7 +126,7 @@ def _sample_parser(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the latents (default 0)")
     p.add_argument("--mode", choices=("samples", "grid", "interp", "arith"), default="samples",
                    help="samples (default): N samples; for image runs also grid (rows x cols, one row per class "
-                        "for conditional models), interp (interpolation strips), arith (latent arithmetic)")
+                        "for class-conditional models), interp (interpolation strips), arith (latent arithmetic)")
     p.add_argument("--rows", type=int, default=8, help="grid / interp rows (default 8)")
     p.add_argument("--cols", type=int, default=8, help="grid columns or interpolation steps (default 8)")
     p.add_argument("--method", choices=("slerp", "lerp"), default="slerp", help="interpolation (default slerp)")

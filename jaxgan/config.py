@@ -33,6 +33,9 @@ class Config:
     data: str = "ring"
     image_size: int | None = None
     conditional: bool = False
+    # condition G and D on this many k-means clusters of the training images instead of class labels (no labels
+    # used; samples draw their cluster from the clusters' frequencies): jaxgan.conditioning. Image data only.
+    clusters: int | None = None
     batch_size: int = 100
     latent_dim: int = 2
     latent: str = "normal"  # "normal" or "uniform"
@@ -126,6 +129,18 @@ def validate(config: Config) -> Config:
         raise ValueError(f"config field ema_warmup must be true or false, got {config.ema_warmup!r}")
     if config.ema_warmup and config.ema_decay is None:
         raise ValueError("config field ema_warmup ramps the EMA decay up: set ema_decay too")
+    if config.clusters is not None:
+        if isinstance(config.clusters, bool) or not isinstance(config.clusters, int) or config.clusters < 2:
+            raise ValueError(f"config field clusters must be an integer >= 2 or null, got {config.clusters!r}")
+        if config.conditional:
+            raise ValueError(
+                "config fields conditional and clusters both set: conditional conditions on class labels, "
+                "clusters on k-means clusters; choose one"
+            )
+        from jaxgan.data.toy import TOY_DISTRIBUTIONS
+
+        if config.data in TOY_DISTRIBUTIONS:
+            raise ValueError(f"config field clusters needs image data, not data={config.data!r}")
     if config.batch_size % config.pack:
         raise ValueError(f"batch_size {config.batch_size} must divide by pack {config.pack}")
     if config.augment:

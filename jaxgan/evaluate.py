@@ -114,17 +114,16 @@ def make_sampler(exp: experiment.Experiment, state, *, seed: int = 0, batch_size
     """``sample_fn(start, count)`` over ``exp``'s generator (sampling params: the EMA when present).
 
     Every call generates ``batch_size`` samples (one compilation) from ``fold_in(PRNGKey(seed), start)`` and
-    returns the first ``count``; conditional generators get the labels ``start, start + 1, ... mod classes``,
-    so ``n`` samples hold every class equally often (to within one).
+    returns the first ``count``; conditional generators get ``exp.conditioning.sample(batch_size, seed, start)``:
+    class-conditional ones the labels ``start, start + 1, ... mod classes`` (``n`` samples hold every class equally
+    often, to within one), cluster-conditional ones clusters drawn from their frequencies.
     """
     gen = jax.jit(exp.generate, static_argnums=2)
     key = jax.random.PRNGKey(seed)
-    n_classes = exp.dataset.num_classes if exp.config.conditional else None
+    cond = exp.conditioning
 
     def sample_fn(start: int, count: int) -> np.ndarray:
-        labels = None
-        if n_classes is not None:
-            labels = ((start + np.arange(batch_size)) % n_classes).astype(np.int32)
+        labels = None if cond is None else cond.sample(batch_size, seed, start)
         out = np.asarray(gen(state, jax.random.fold_in(key, start), batch_size, labels))
         return out[:count]
 

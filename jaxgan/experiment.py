@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxgan import adapters, augment, losses, penalties, remedies, train
+from jaxgan import adapters, augment, conditioning, losses, penalties, remedies, train
 from jaxgan.config import Config, validate
 from jaxgan.data import toy
 from jaxgan.models import mlp
@@ -43,6 +43,8 @@ class Experiment(NamedTuple):
       dataset: the image dataset for image data, else ``None``.
       rows_per_step: rows of real data one train step consumes (``batch_size * n_critic``).
       batcher: the :class:`jaxgan.data.pipeline.Batcher` of image data (this process's rows), else ``None``.
+      conditioning: the :class:`jaxgan.conditioning.Conditioning` (class labels or clusters) of conditional image
+        runs, else ``None``.
     """
 
     config: Config
@@ -58,6 +60,7 @@ class Experiment(NamedTuple):
     dataset: Any
     rows_per_step: int
     batcher: Any = None
+    conditioning: conditioning.Conditioning | None = None
 
     def host_batches(self, step: int, k: int) -> dict[str, np.ndarray]:
         """This process's rows of the real batches of steps ``step .. step + k - 1``, stacked ``[k, rows, ...]``."""
@@ -75,7 +78,7 @@ class Experiment(NamedTuple):
         b = max(c.pack, 2)
         z = jnp.zeros((b, c.latent_dim))
         x = jnp.zeros((b,) + self.data_shape)
-        labels = jnp.zeros((b,), jnp.int32) if c.conditional else None
+        labels = None if self.conditioning is None else jnp.zeros((b,), jnp.int32)
         from jaxgan.state import init_state
 
         return init_state(
@@ -155,7 +158,7 @@ def build(config: Config) -> Experiment:
     g_opt = _optimizer(c, lr_schedule(c, c.g_lr, c.steps))
     d_opt = _optimizer(c, lr_schedule(c, c.d_lr, c.steps * c.n_critic))
 
-    toy_dist, dataset, batcher = None, None, None
+    toy_dist, dataset, batcher, cond = None, None, None, None
     if c.data in TOY_DATA:
         toy_dist = toy.get_toy(c.data)
         data_shape = (toy_dist.dim,)
@@ -169,11 +172,15 @@ def build(config: Config) -> Experiment:
 
         dataset = vision.load_data(c)
         data_shape = tuple(dataset.images.shape[1:])
-        g_mod, d_mod = vision.build_modules(c, dataset)
+        cond = conditioning.from_config(c, dataset)
+        g_mod, d_mod = vision.build_modules(c, dataset, None if cond is None else cond.num_classes)
         from jaxgan.data.pipeline import Batcher
 
+        arrays = dataset.arrays()
+        if cond is not None:
+            arrays["label"] = cond.labels
         batcher = Batcher(
-            dataset.arrays(), c.batch_size * c.n_critic, c.seed,
+            arrays, c.batch_size * c.n_critic, c.seed,
             process_index=jax.process_index(), process_count=jax.process_count(),
         )
 
@@ -212,6 +219,7 @@ def build(config: Config) -> Experiment:
         config=c, generator=generator, discriminator=discriminator, loss=loss, g_optimizer=g_opt,
         d_optimizer=d_opt, step_kwargs=step_kwargs, latent_fn=latent_fn, data_shape=data_shape,
         toy=toy_dist, dataset=dataset, rows_per_step=c.batch_size * c.n_critic, batcher=batcher,
+        conditioning=cond,
     )
 
 

@@ -73,8 +73,10 @@ def load_for_sampling(
 
 
 def generate(exp: experiment.Experiment, state, n: int, seed: int = 0) -> np.ndarray:
-    """``n`` samples ``[n, ...]`` from ``state`` (a GANState or :class:`SamplingState`), as a numpy array."""
-    return np.asarray(jax.jit(exp.generate, static_argnums=2)(state, jax.random.PRNGKey(seed), n))
+    """``n`` samples ``[n, ...]`` from ``state`` (a GANState or :class:`SamplingState`), as a numpy array;
+    conditional models get ``exp.conditioning.sample(n, seed)`` (classes in turn, or drawn clusters)."""
+    labels = None if exp.conditioning is None else exp.conditioning.sample(n, seed)
+    return np.asarray(jax.jit(exp.generate, static_argnums=2)(state, jax.random.PRNGKey(seed), n, labels))
 
 
 def write_samples(
@@ -102,7 +104,7 @@ def write_samples(
 
 
 def _write_image_png(exp: experiment.Experiment, state, out: Path, n: int, seed: int) -> Path:
-    """A square grid of about ``n`` samples (one row per class for conditional models)."""
+    """A square grid of about ``n`` samples (one row per class for class-conditional models)."""
     from jaxgan import vision
 
     side = max(1, min(int(np.sqrt(n)), 32))
@@ -128,10 +130,8 @@ def _latents(exp: experiment.Experiment, key, n: int, truncation: float | None):
     return jax.vmap(exp.latent_fn)(jax.random.split(key, n))
 
 
-def _class_labels(exp: experiment.Experiment, rows: int, cols: int):
-    if not exp.config.conditional:
-        return None
-    return np.repeat(np.arange(rows) % exp.dataset.num_classes, cols).astype(np.int32)
+def _grid_labels(exp: experiment.Experiment, rows: int, cols: int, seed: int, per_row: bool = False):
+    return None if exp.conditioning is None else exp.conditioning.grid(rows, cols, seed, per_row)
 
 
 def write_latent_picture(
@@ -150,12 +150,14 @@ def write_latent_picture(
     """Latent-space pictures of an image run, one PNG.
 
     Modes:
-      ``grid``: ``rows x cols`` samples (row ``r`` is class ``r`` for conditional models); ``truncation`` draws
-        the latents from a normal truncated to ``[-t, t]`` (BigGAN's truncation trick).
+      ``grid``: ``rows x cols`` samples (row ``r`` is class ``r`` for class-conditional models; clusters drawn
+        from their frequencies for cluster-conditional ones); ``truncation`` draws the latents from a normal
+        truncated to ``[-t, t]`` (BigGAN's truncation trick).
       ``interp``: ``rows`` strips of ``cols`` images, each interpolating (``method`` ``slerp`` or ``lerp``)
-        between two random latents.
+        between two random latents (one class or drawn cluster per strip).
       ``arith``: latent arithmetic (Radford et al. 2016): ``groups = (A, B, C)`` are lists of seeds, each seed
-        one latent; the picture's columns are mean(A), mean(B), mean(C) and mean(A) - mean(B) + mean(C).
+        one latent; the picture's columns are mean(A), mean(B), mean(C) and mean(A) - mean(B) + mean(C) (all four
+        with class 0, or with one drawn cluster).
     """
     from jaxgan import latent, plots
 
@@ -166,16 +168,13 @@ def write_latent_picture(
     key = jax.random.PRNGKey(seed)
     if mode == "grid":
         z = _latents(exp, key, rows * cols, truncation)
-        imgs = images_from_latents(exp, state, z, _class_labels(exp, rows, cols))
+        imgs = images_from_latents(exp, state, z, _grid_labels(exp, rows, cols, seed))
         return plots.image_grid(imgs, rows, cols, out)
     if mode == "interp":
         ends = _latents(exp, key, 2 * rows, truncation)
         z = np.concatenate([np.asarray(latent.interpolate(ends[2 * r], ends[2 * r + 1], cols, method))
                             for r in range(rows)])
-        labels = None
-        if exp.config.conditional:
-            labels = np.repeat(np.arange(rows) % exp.dataset.num_classes, cols).astype(np.int32)
-        imgs = images_from_latents(exp, state, z, labels)
+        imgs = images_from_latents(exp, state, z, _grid_labels(exp, rows, cols, seed, per_row=True))
         return plots.image_grid(imgs, rows, cols, out)
     if not groups or len(groups) != 3 or not all(groups):
         raise ValueError("arith needs three non-empty groups of seeds A:B:C, e.g. --groups 1,2,3:4,5:6,7")
@@ -183,7 +182,7 @@ def write_latent_picture(
              for g in groups]
     result = np.asarray(latent.latent_arithmetic(means[0][None], means[1][None], means[2][None]))
     z = np.stack(means + [result])
-    labels = np.zeros(4, np.int32) if exp.config.conditional else None
+    labels = None if exp.conditioning is None else exp.conditioning.sample(1, seed).repeat(4)
     return plots.image_grid(images_from_latents(exp, state, z, labels), 1, 4, out)
 
 

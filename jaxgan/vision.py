@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from jaxgan import plots
@@ -28,10 +27,8 @@ MODEL_FAMILIES = ("dcgan", "sngan", "began")
 
 
 def load_data(c: Config) -> images.ImageDataset:
-    """Loads ``config.data`` (resized to ``config.image_size`` when set); checks labels for conditional runs."""
+    """Loads ``config.data`` (resized to ``config.image_size`` when set); checks it holds one step's rows."""
     dataset = images.load_dataset(c.data, size=c.image_size)
-    if c.conditional and dataset.labels is None:
-        raise ValueError(f"conditional=true needs labels, and dataset {c.data!r} has none")
     if dataset.images.shape[0] < c.batch_size * c.n_critic:
         raise ValueError(
             f"dataset {c.data!r} has {dataset.images.shape[0]} images, fewer than one step's "
@@ -40,14 +37,14 @@ def load_data(c: Config) -> images.ImageDataset:
     return dataset
 
 
-def build_modules(c: Config, dataset: images.ImageDataset):
-    """The generator and discriminator Linen modules of ``config.model`` for ``dataset``'s image shape."""
+def build_modules(c: Config, dataset: images.ImageDataset, num_classes: int | None = None):
+    """The generator and discriminator Linen modules of ``config.model`` for ``dataset``'s image shape,
+    conditioned on ``num_classes`` labels (class labels or clusters, :mod:`jaxgan.conditioning`) unless ``None``."""
     from jaxgan.experiment import bn_axis_name
 
     _, h, w, ch = dataset.images.shape
     if h != w:
         raise ValueError(f"image models take square images; dataset {c.data!r} has {h}x{w}")
-    num_classes = dataset.num_classes if c.conditional else None
     g_kw = dict(c.model_kwargs.get("generator", {}))
     d_kw = dict(c.model_kwargs.get("discriminator", {}))
     axis = bn_axis_name(c)
@@ -81,25 +78,23 @@ def build_modules(c: Config, dataset: images.ImageDataset):
     return g, d
 
 
-def grid_labels(exp, rows: int, cols: int) -> jax.Array | None:
-    """Labels for a sample grid: one row per class for conditional models (cycling if rows > classes)."""
-    if not exp.config.conditional:
-        return None
-    n_classes = exp.dataset.num_classes
-    return jnp.repeat(jnp.arange(rows) % n_classes, cols).astype(jnp.int32)
+def grid_labels(exp, rows: int, cols: int, seed: int = 0) -> np.ndarray | None:
+    """Labels for a sample grid (:meth:`jaxgan.conditioning.Conditioning.grid`: one row per class, or clusters
+    drawn from their frequencies); ``None`` for unconditional models."""
+    return None if exp.conditioning is None else exp.conditioning.grid(rows, cols, seed)
 
 
 def generate_images(exp, state, key: jax.Array, n: int, labels: jax.Array | None = None) -> np.ndarray:
     """``n`` images ``[n, h, w, c]`` in [-1, 1] from the sampling params (the EMA when present)."""
-    if labels is None and exp.config.conditional:
-        labels = jnp.arange(n, dtype=jnp.int32) % exp.dataset.num_classes
+    if labels is None and exp.conditioning is not None:
+        labels = exp.conditioning.sample(n)
     fn = jax.jit(exp.generate, static_argnums=2)
     return np.asarray(fn(state, key, n, labels))
 
 
 def write_sample_grid(exp, state, path: str | Path, rows: int = 10, cols: int = 10, seed: int = 7) -> Path:
-    """Writes a ``rows x cols`` grid PNG (one row per class for conditional models)."""
-    labels = grid_labels(exp, rows, cols)
+    """Writes a ``rows x cols`` grid PNG (:func:`grid_labels`: one row per class for class-conditional models)."""
+    labels = grid_labels(exp, rows, cols, seed)
     imgs = generate_images(exp, state, jax.random.PRNGKey(seed), rows * cols, labels)
     return plots.image_grid(imgs, rows, cols, path)
 

@@ -568,18 +568,25 @@ def score_generator(exp, state, workdir: str | os.PathLike, n: int, *, seed: int
     """Scores ``n`` samples of a run's generator with the run's digit classifier (trained on demand into
     ``WORKDIR/classifier``).
 
-    Conditional generators get an equal number of samples per class (``n`` rounded up to a multiple of the
-    class count) and ``conditional_accuracy``. The classifier's own held-out real-image figures come along as
-    ``classifier_real_accuracy`` and ``classifier_real_confident``, to read the generated figures against.
+    Class-conditional generators get an equal number of samples per class (``n`` rounded up to a multiple of
+    the class count) and ``conditional_accuracy``; cluster-conditional ones (``config.clusters``) draw each
+    sample's cluster from the clusters' frequencies and are scored as unconditional generators. The
+    classifier's own held-out real-image figures come along as ``classifier_real_accuracy`` and
+    ``classifier_real_confident``, to read the generated figures against.
 
     Returns:
       The :func:`score_images` dict plus ``classifier_real_accuracy`` and ``classifier_real_confident``.
     """
     ds = exp.dataset
     variables, report = get_classifier(ds, Path(workdir) / "classifier")
-    labels = balanced_labels(n, ds.num_classes) if exp.config.conditional else None
+    cond = exp.conditioning
+    labels, requested = None, None
+    if cond is not None and cond.kind == "class":
+        labels = requested = balanced_labels(n, cond.num_classes)
+    elif cond is not None:
+        labels = cond.sample(n, seed)
     images = generate_batched(exp, state, n if labels is None else len(labels), seed=seed, labels=labels)
-    out = score_images(variables, images, labels)
+    out = score_images(variables, images, requested)
     out["classifier_real_accuracy"] = report["accuracy"]
     out["classifier_real_confident"] = report["confident"]
     return out
