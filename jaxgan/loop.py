@@ -166,17 +166,24 @@ def prepare(config: Config, workdir: str | Path, *, warn=_warn) -> Prepared:
         ckpt = checkpoint.Checkpointer(ckpt_dir, keep=c.keep_checkpoints, keep_every=c.keep_every)
     except checkpoint.CheckpointDirError as e:
         raise WorkdirError(str(e)) from None
-    changes = []
-    if restored is not None:
-        saved = restored.meta.get("config", {})
-        changes = [
-            f"{k} {json.dumps(saved.get(k))} -> {json.dumps(current.get(k))}"
-            for k in checkpoint.config_difference(saved, current)
-        ]
-        if saved.get("steps") != current["steps"] and current.get("lr_schedule", "constant") != "constant":
-            changes.append(f"steps {saved.get('steps')} -> {current['steps']} (the {current['lr_schedule']} "
-                           "learning-rate schedule decays over the steps)")
+    changes = [] if restored is None else config_changes(restored.meta.get("config", {}), current)
     return Prepared(exp, runner, workdir, ckpt, restored, changes)
+
+
+def config_changes(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """``"field old -> new"`` for each field (besides run-control ones) that differs between a checkpoint's saved
+    config and the current one. A field the saved config lacks (added to :class:`Config` after it was written)
+    counts as its default, which by this project's rule keeps the earlier behaviour."""
+    defaults = to_dict(Config())
+    saved = {**{k: v for k, v in defaults.items() if k not in saved}, **saved}
+    changes = [
+        f"{k} {json.dumps(saved.get(k))} -> {json.dumps(current.get(k))}"
+        for k in checkpoint.config_difference(saved, current)
+    ]
+    if saved.get("steps") != current["steps"] and current.get("lr_schedule", "constant") != "constant":
+        changes.append(f"steps {saved.get('steps')} -> {current['steps']} (the {current['lr_schedule']} "
+                       "learning-rate schedule decays over the steps)")
+    return changes
 
 
 def _field_behind(config: Config, abstract, saved: dict[str, Any], leaf: str) -> str | None:

@@ -259,3 +259,14 @@ def test_save_under_four_devices_restore_under_one_and_the_reverse(tmp_path, exp
     assert fingerprint(got.state) == result["saved"]
     expected = jax.tree.map(lambda x: x * 2 if x.dtype == np.float32 else x, _with_step(state, 7))
     assert _leaves_equal(got.state, expected)
+
+
+def test_fields_added_after_a_checkpoint_count_as_their_defaults_on_resume():
+    from jaxgan.config import Config
+    from jaxgan.loop import config_changes
+
+    current = to_dict(Config(g_lr=0.5))
+    saved = {k: v for k, v in current.items() if k not in ("top_k_gamma", "clusters", "ema_warmup")}
+    assert config_changes(saved, current) == []  # written before these fields existed: nothing to warn about
+    assert config_changes(saved, {**current, "clusters": 10}) == ["clusters null -> 10"]
+    assert config_changes({**saved, "g_lr": 0.1}, current) == ["g_lr 0.1 -> 0.5"]
