@@ -50,6 +50,7 @@ def test_score_probs_one_class_and_exact_threshold():
     assert out["confident"] == 0.0
     assert out["class_entropy"] == 0.0
     assert out["class_entropy_ratio"] == 0.0
+    assert math.copysign(1.0, out["class_entropy_ratio"]) == 1.0  # printed as 0.0000, not -0.0000
     assert out["class_histogram"][3] == 1.0
 
 

@@ -168,7 +168,7 @@ def score_probs(probs: Any, requested_labels: Any = None, threshold: float = CON
     predicted = p.argmax(axis=1)
     hist = np.bincount(predicted, minlength=k) / n
     nonzero = hist[hist > 0]
-    entropy = float(-np.sum(nonzero * np.log(nonzero)))
+    entropy = float(-np.sum(nonzero * np.log(nonzero))) + 0.0  # + 0.0: one class gives 0.0, not -0.0
     out: dict[str, Any] = {
         "confident": float(np.mean(p.max(axis=1) > threshold)),
         "class_entropy": entropy,
