@@ -2,6 +2,7 @@
 written, nothing compiled), a short end-to-end ``jaxgan train`` and its report, reproducibility from the seed,
 and ``jaxgan sample`` on the workdir it leaves."""
 
+import importlib
 import json
 import os
 import subprocess
@@ -215,3 +216,21 @@ def test_the_console_script_turns_on_the_persistent_compilation_cache(monkeypatc
     monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", str(tmp_path / "jax"))  # JAX reads it itself: left alone
     cli._enable_compilation_cache()
     assert len(seen) == 2
+
+
+def test_the_command_module_imports_no_jax_so_its_signal_handler_comes_first():
+    # jaxgan/__init__.py loads its names on first use: `python -m jaxgan.cli` installs the SIGTERM handler before
+    # JAX is imported (seconds on a busy 2-core machine), so a preemption then still exits 0.
+    code = "import sys, jaxgan.cli; print(sorted(m for m in ('jax', 'flax', 'optax', 'orbax') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_the_package_exports_every_public_name_on_first_use():
+    import jaxgan
+
+    assert sorted(jaxgan.__all__) == sorted(jaxgan._MODULE_OF)
+    for name in jaxgan.__all__:
+        assert getattr(jaxgan, name) is getattr(importlib.import_module(jaxgan._MODULE_OF[name]), name)
+    with pytest.raises(AttributeError, match="has no attribute 'nope'"):
+        jaxgan.nope  # noqa: B018
