@@ -19,8 +19,6 @@ from typing import NamedTuple
 
 import numpy as np
 
-KINDS = ("class", "cluster")
-
 
 class Conditioning(NamedTuple):
     """The labels a conditional run trains on.

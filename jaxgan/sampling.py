@@ -130,10 +130,6 @@ def _latents(exp: experiment.Experiment, key, n: int, truncation: float | None):
     return jax.vmap(exp.latent_fn)(jax.random.split(key, n))
 
 
-def _grid_labels(exp: experiment.Experiment, rows: int, cols: int, seed: int, per_row: bool = False):
-    return None if exp.conditioning is None else exp.conditioning.grid(rows, cols, seed, per_row)
-
-
 def write_latent_picture(
     exp: experiment.Experiment,
     state,
@@ -159,7 +155,7 @@ def write_latent_picture(
         one latent; the picture's columns are mean(A), mean(B), mean(C) and mean(A) - mean(B) + mean(C) (all four
         with class 0, or with one drawn cluster).
     """
-    from jaxgan import latent, plots
+    from jaxgan import latent, plots, vision
 
     if exp.toy is not None:
         raise ValueError("latent pictures are for image runs; toy runs write scatters (use --mode grid)")
@@ -168,13 +164,13 @@ def write_latent_picture(
     key = jax.random.PRNGKey(seed)
     if mode == "grid":
         z = _latents(exp, key, rows * cols, truncation)
-        imgs = images_from_latents(exp, state, z, _grid_labels(exp, rows, cols, seed))
+        imgs = images_from_latents(exp, state, z, vision.grid_labels(exp, rows, cols, seed))
         return plots.image_grid(imgs, rows, cols, out)
     if mode == "interp":
         ends = _latents(exp, key, 2 * rows, truncation)
         z = np.concatenate([np.asarray(latent.interpolate(ends[2 * r], ends[2 * r + 1], cols, method))
                             for r in range(rows)])
-        imgs = images_from_latents(exp, state, z, _grid_labels(exp, rows, cols, seed, per_row=True))
+        imgs = images_from_latents(exp, state, z, vision.grid_labels(exp, rows, cols, seed, per_row=True))
         return plots.image_grid(imgs, rows, cols, out)
     if not groups or len(groups) != 3 or not all(groups):
         raise ValueError("arith needs three non-empty groups of seeds A:B:C, e.g. --groups 1,2,3:4,5:6,7")

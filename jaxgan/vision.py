@@ -78,10 +78,10 @@ def build_modules(c: Config, dataset: images.ImageDataset, num_classes: int | No
     return g, d
 
 
-def grid_labels(exp, rows: int, cols: int, seed: int = 0) -> np.ndarray | None:
+def grid_labels(exp, rows: int, cols: int, seed: int = 0, per_row: bool = False) -> np.ndarray | None:
     """Labels for a sample grid (:meth:`jaxgan.conditioning.Conditioning.grid`: one row per class, or clusters
-    drawn from their frequencies); ``None`` for unconditional models."""
-    return None if exp.conditioning is None else exp.conditioning.grid(rows, cols, seed)
+    drawn from their frequencies, one per row with ``per_row``); ``None`` for unconditional models."""
+    return None if exp.conditioning is None else exp.conditioning.grid(rows, cols, seed, per_row)
 
 
 def generate_images(exp, state, key: jax.Array, n: int, labels: jax.Array | None = None) -> np.ndarray:
