@@ -137,13 +137,18 @@ def test_cluster_run_is_scored_as_an_unconditional_generator(cluster_exp, tmp_pa
     np.testing.assert_array_equal(seen[0], exp.conditioning.sample(25, 1234))
     # FID's sampler and the sample grid draw clusters the same way
     fn = evaluate.make_sampler(exp, state, seed=3, batch_size=10)
-    assert fn(10, 4).shape == (4, 28, 28, 1)
+    labels = exp.conditioning.sample(10, 3, start=10)
+    expected = exp.generate(state, jax.random.fold_in(jax.random.PRNGKey(3), 10), 10, labels)[:4]
+    np.testing.assert_allclose(fn(10, 4), expected, atol=1e-5)
+    other = exp.generate(state, jax.random.fold_in(jax.random.PRNGKey(3), 10), 10, (labels + 1) % 7)[:4]
+    assert not np.allclose(expected, other, atol=1e-5)  # the labels matter, so the equality above pins them
     np.testing.assert_array_equal(vision.grid_labels(exp, 2, 3, seed=7), exp.conditioning.sample(6, 7))
     assert vision.write_sample_grid(exp, state, tmp_path / "g.png", rows=2, cols=3).is_file()
     from jaxgan import sampling
 
     assert sampling.write_samples(exp, state, tmp_path / "s.npy", n=5).is_file()  # labels drawn, not missing
-    assert np.load(tmp_path / "s.npy").shape == (5, 28, 28, 1)
+    expected = exp.generate(state, jax.random.PRNGKey(0), 5, exp.conditioning.sample(5, 0))
+    np.testing.assert_allclose(np.load(tmp_path / "s.npy"), expected, atol=1e-5)
     for mode in ("grid", "interp", "arith"):
         groups = sampling.parse_groups("1:2:3") if mode == "arith" else None
         assert sampling.write_latent_picture(exp, state, tmp_path / f"{mode}.png", mode, rows=2, cols=3,
