@@ -21,6 +21,7 @@ The convention (for everyone who writes a block):
   step count from it with its full count as the default (``int(os.environ.get("JAXGAN_EXAMPLE_STEPS", 3000))``).
   The value is :data:`DEFAULT_PYTHON_STEPS`, or the one in :data:`SHORT_RUNS` for a block listed there by its
   file and section heading, with a check of what the shortened run prints.
+* Files run side by side (as many at a time as there are CPU cores), so a block must not depend on another file's.
 
 A block that fails (non-zero exit status, or its :data:`SHORT_RUNS` check) fails the test of its file with the
 file, line, section, the block as run and the end of its output.
@@ -35,6 +36,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import NamedTuple
 
@@ -174,14 +176,15 @@ def _venv_is_installed() -> bool:
     return stamp.exists() and stamp.read_text() == digest.hexdigest()
 
 
-def _run(block: Block, cwd: Path) -> None:
+def _run(block: Block, cwd: Path) -> tuple[str | None, float]:
+    """Runs one block in ``cwd``; returns why it failed (None when it passed) and the seconds it took."""
     name = _name(block.path)
     if LANGUAGES[block.language] == "shell" and re.search(r"scripts/\w+\.py", block.code) and not _venv_is_installed():
-        pytest.fail(
+        return (
             f"{name}:{block.line} runs a scripts/*.py command, which would reinstall jaxgan from {ROOT} into "
             f"{sys.prefix} (its install stamp does not match pyproject.toml and the constraints); this test does not "
             "change the environment: run `python3 scripts/test.py`, which brings the venv up to date first",
-            pytrace=False,
+            0.0,
         )
     short = SHORT_RUNS.get((name, block.heading))
     env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}  # a reader's shell, not another test's
@@ -200,30 +203,59 @@ def _run(block: Block, cwd: Path) -> None:
     try:
         r = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=BLOCK_TIMEOUT_S)
     except subprocess.TimeoutExpired as e:
-        pytest.fail(
+        return (
             f"{where} ran over {BLOCK_TIMEOUT_S} s\n--- the block as run ---\n{code}"
             f"--- output (the end) ---\n{str(e.stdout or '')[-4000:]}",
-            pytrace=False,
+            BLOCK_TIMEOUT_S,
         )
-    print(f"{where}: {time.perf_counter() - start:.1f} s")  # shown by pytest -s or -rP
+    seconds = time.perf_counter() - start
     output = (r.stdout + ("\n--- stderr ---\n" + r.stderr if r.stderr else ""))[-4000:]
     if r.returncode != 0:
-        pytest.fail(
+        return (
             f"{where} failed with exit status {r.returncode}, and it has no '<!-- readme-test: skip (reason) -->' "
             "marker on the line before its fence. Fix the example (or the code it calls), or mark it with the "
             f"reason it cannot run here.\n--- the block as run (in {cwd}) ---\n{code}--- output (the end) ---\n"
             f"{output}",
-            pytrace=False,
+            seconds,
         )
     if short is not None:
         try:
             short.check(r.stdout)
         except AssertionError as e:
-            pytest.fail(
+            return (
                 f"{where} ran with JAXGAN_EXAMPLE_STEPS={short.steps} but its result is not the one the "
                 f"shortened run reaches: {e}\n--- stdout (the end) ---\n{r.stdout[-3000:]}",
-                pytrace=False,
+                seconds,
             )
+    return None, seconds
+
+
+def _run_file(path: Path, cwd: Path) -> tuple[str | None, list[str]]:
+    """Runs the file's blocks in order in ``cwd`` until one fails; returns its failure (None when all passed) and
+    a line per block run with its time."""
+    blocks, _ = parse(path)
+    _scratch_root(cwd)
+    times = []
+    for block in blocks:
+        if block.language in LANGUAGES and block.skip_reason is None:
+            failure, seconds = _run(block, cwd)
+            times.append(f"{_name(path)}:{block.line} ({block.heading}): {seconds:.1f} s")
+            if failure is not None:
+                return failure, times
+    return None, times
+
+
+@pytest.fixture(scope="module")
+def file_runs(request, tmp_path_factory):
+    """The runs of the selected files' blocks, started together: each file's blocks in order, the files side by
+    side (a block's time is mostly one process starting and compiling on one core)."""
+    paths = [
+        item.callspec.params["path"]
+        for item in request.session.items
+        if item.path == Path(__file__) and item.name.startswith("test_blocks_run[")
+    ]
+    with ThreadPoolExecutor(max_workers=max(1, min(len(paths), os.cpu_count() or 1))) as pool:
+        yield {p: pool.submit(_run_file, p, tmp_path_factory.mktemp(p.stem)) for p in paths}
 
 
 def test_skip_markers():
@@ -257,10 +289,9 @@ def test_parse_and_shell_steps():
 
 
 @pytest.mark.parametrize("path", DOC_FILES, ids=_name)
-def test_blocks_run(path, tmp_path):
+def test_blocks_run(path, file_runs):
     """The file's runnable blocks, in order, in one scratch copy of the repository root."""
-    blocks, _ = parse(path)
-    cwd = _scratch_root(tmp_path)
-    for block in blocks:
-        if block.language in LANGUAGES and block.skip_reason is None:
-            _run(block, cwd)
+    failure, times = file_runs[path].result()
+    print("\n".join(times))  # shown by pytest -rP
+    if failure is not None:
+        pytest.fail(failure, pytrace=False)
