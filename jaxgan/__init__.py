@@ -3,6 +3,8 @@
 The public API, as explicit re-exports. Networks are :class:`Net` s (``init``, ``apply``) built by
 ``from_linen`` / ``from_nnx`` / ``from_function``; a loss family is a :class:`GANLoss`; the state is one
 :class:`GANState` pytree; :func:`make_train_step` returns the pure, jit-able ``train_step(state, batch)``.
+Any other set of networks and players is a :class:`System` (:func:`make_system_step`, :func:`init_system_state`);
+the plain GAN is its first instance, :func:`gan`.
 """
 
 from __future__ import annotations
@@ -20,6 +22,10 @@ _EXPORTS = {
         "Penalty", "dragan_penalty", "gradient_penalty", "r1_penalty", "r2_penalty", "weight_clipping",
     ),
     "jaxgan.state": ("GANState", "create_state", "init_state"),
+    "jaxgan.system": (
+        "Context", "Player", "System", "SystemState", "create_system_state", "init_system_state", "make_system_step",
+    ),
+    "jaxgan.plain_gan": ("gan",),
     "jaxgan.train": (
         "Replicas", "data_key", "make_multi_step", "make_sampled_multi_step", "make_train_step", "normal_latent",
         "sample_keys",
@@ -39,7 +45,17 @@ if TYPE_CHECKING:
         r2_penalty,
         weight_clipping,
     )
+    from jaxgan.plain_gan import gan
     from jaxgan.state import GANState, create_state, init_state
+    from jaxgan.system import (
+        Context,
+        Player,
+        System,
+        SystemState,
+        create_system_state,
+        init_system_state,
+        make_system_step,
+    )
     from jaxgan.train import (
         Replicas,
         data_key,
@@ -68,25 +84,33 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Config",
+    "Context",
     "GANLoss",
     "GANState",
     "LOSSES",
     "Net",
     "Penalty",
+    "Player",
     "Replicas",
+    "System",
+    "SystemState",
     "apply_overrides",
     "create_state",
+    "create_system_state",
     "data_key",
     "dragan_penalty",
     "from_function",
     "from_linen",
     "from_nnx",
+    "gan",
     "get_loss",
     "gradient_penalty",
     "init_state",
+    "init_system_state",
     "load_config",
     "make_multi_step",
     "make_sampled_multi_step",
+    "make_system_step",
     "make_train_step",
     "normal_latent",
     "r1_penalty",

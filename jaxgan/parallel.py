@@ -133,6 +133,7 @@ def make_replicas(num_devices: int) -> train.Replicas:
         mean=lambda tree: jax.lax.pmean(tree, DATA_AXIS),
         index=lambda: jax.lax.axis_index(DATA_AXIS),
         count=num_devices,
+        gather=lambda x: jax.lax.all_gather(x, DATA_AXIS, tiled=True),
     )
 
 
