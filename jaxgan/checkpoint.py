@@ -213,6 +213,8 @@ class Checkpointer:
             _probe_writable(self.directory)
             # Saves that never committed (the process was killed mid-write). orbax's own clean-up option runs
             # in the background until the first save; doing it here keeps the directory tidy from the start.
+            # jaxgan train opens the directory for writing only under the workdir lock (jaxgan.lock), so this
+            # never removes a save that another live run is writing.
             for name in ocp.path.step.tmp_checkpoints(self.directory):
                 shutil.rmtree(self.directory / name, ignore_errors=True)
         _sync("jaxgan_checkpoint_dir")

@@ -8,9 +8,13 @@
     jaxgan bench [benchmarks/step_throughput.py flags]
     jaxgan configs
 
-Every error a user can cause (bad flag, unknown config, bad field or value, unwritable workdir, checkpoints of
-another config) is one line on stderr and exit status 2, before anything compiles or is written. A checkpoint
-that cannot be committed during training (e.g. a full disk) is one line and exit status 1.
+Every error a user can cause (bad flag, unknown config, a config file that fails to load, bad field or value,
+unwritable workdir, a workdir another ``jaxgan train`` is using, checkpoints of another config) is one line on
+stderr and exit status 2, before anything compiles or is written. A file or checkpoint that cannot be written
+(a full disk, a read-only file system) is one line with the cause and what is intact, and exit status 1.
+
+``jaxgan train`` holds a lock on its workdir (:mod:`jaxgan.lock`); ``jaxgan sample`` and ``jaxgan eval`` read a
+workdir without it, and ``eval`` prints its values before it writes them.
 
 ``jaxgan train`` on a workdir that holds checkpoints resumes from the newest valid one. SIGTERM / SIGINT are
 caught from the first line: the current chunk ends, its checkpoint is committed, and the exit status is 0.
@@ -19,6 +23,7 @@ caught from the first line: the current chunk ends, its checkpoint is committed,
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import sys
@@ -35,9 +40,15 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"jaxgan: error: {message} (see `{command} --help`)\n")
 
 
-def _fail(message: str) -> int:
+def _fail(message: str, status: int = EXIT_USAGE) -> int:
     print(f"jaxgan: error: {message}", file=sys.stderr, flush=True)
-    return EXIT_USAGE
+    return status
+
+
+def _check_seed(seed: int) -> str | None:
+    from jaxgan.config import MAX_SEED
+
+    return None if 0 <= seed <= MAX_SEED else f"--seed must be an integer in [0, {MAX_SEED}], got {seed}"
 
 
 def _train_parser(sub) -> None:
@@ -88,7 +99,7 @@ def _run_train(args, pending: list[int]) -> int:
         return _fail(str(e))
     workdir = Path(args.workdir or Path("runs") / cfg.name)
 
-    from jaxgan import checkpoint, loop, parallel
+    from jaxgan import checkpoint, loop, parallel, writers
 
     try:
         parallel.initialize_distributed()  # a no-op unless JAXGAN_COORDINATOR is set
@@ -96,13 +107,15 @@ def _run_train(args, pending: list[int]) -> int:
         return _fail(str(e))
     if not args.quiet:
         print(f"[jaxgan] config {cfg.name!r} -> {workdir}", flush=True)
+    # orbax logs a failed save from each of its threads, tracebacks and all (about 250 lines for one full disk);
+    # the failure reaches the loop as an exception and is reported below in one line.
+    logging.getLogger("absl").setLevel(logging.CRITICAL)
     try:
         report = loop.train_and_evaluate(cfg, workdir, quiet=args.quiet, pending_signals=pending)
     except loop.SetupError as e:
         return _fail(str(e))
-    except checkpoint.CheckpointWriteError as e:
-        print(f"jaxgan: error: {e}", file=sys.stderr, flush=True)
-        return EXIT_FAILURE
+    except (checkpoint.CheckpointWriteError, writers.WriteError) as e:
+        return _fail(str(e), EXIT_FAILURE)
     except KeyboardInterrupt:  # a second Ctrl-C
         print("jaxgan: interrupted; a checkpoint being written was not committed, the run resumes from the last "
               "committed one", file=sys.stderr, flush=True)
@@ -140,11 +153,13 @@ def _sample(args) -> int:
         return _fail(f"--n must be a positive integer, got {args.n}")
     if args.out is not None and Path(args.out).suffix.lower() not in (".png", ".npy"):
         return _fail(f"--out must end in .png or .npy, got {args.out!r}")
+    if message := _check_seed(args.seed):
+        return _fail(message)
     workdir = Path(args.workdir)
     if not workdir.is_dir():
         return _fail(f"workdir {workdir} does not exist")
 
-    from jaxgan import checkpoint, sampling
+    from jaxgan import checkpoint, sampling, writers
 
     def warn(msg: str) -> None:
         print(f"[jaxgan] warning: {msg}", file=sys.stderr, flush=True)
@@ -157,20 +172,22 @@ def _sample(args) -> int:
     if args.mode != "samples":
         try:
             groups = sampling.parse_groups(args.groups) if args.mode == "arith" and args.groups else None
-            sampling.write_latent_picture(exp, state, out, args.mode, rows=args.rows, cols=args.cols,
-                                          seed=args.seed, truncation=args.truncation, method=args.method,
-                                          groups=groups)
+            writers.write_file(out, lambda tmp: sampling.write_latent_picture(
+                exp, state, tmp, args.mode, rows=args.rows, cols=args.cols, seed=args.seed,
+                truncation=args.truncation, method=args.method, groups=groups))
+        except writers.WriteError as e:
+            return _fail(str(e), EXIT_FAILURE)
         except ValueError as e:
             return _fail(str(e))
         print(f"wrote a {args.mode} picture at step {state.step} to {out}")
         return 0
     try:
-        sampling.write_samples(exp, state, out, n=args.n, seed=args.seed,
-                               title=f"{exp.config.name} step {state.step}")
+        writers.write_file(out, lambda tmp: sampling.write_samples(
+            exp, state, tmp, n=args.n, seed=args.seed, title=f"{exp.config.name} step {state.step}"))
     except ImportError as e:
         return _fail(f"PNG samples of image runs need the image models ({e}); write --out FILE.npy instead")
-    except OSError as e:
-        return _fail(f"cannot write {out} ({e.strerror or e})")
+    except writers.WriteError as e:
+        return _fail(str(e), EXIT_FAILURE)
     which = "EMA generator" if state.ema else "generator"
     print(f"wrote {args.n} samples of the {which} at step {state.step} to {out}")
     return 0
@@ -205,16 +222,28 @@ def _eval(args) -> int:
     workdir = Path(args.workdir)
     if not workdir.is_dir():
         return _fail(f"workdir {workdir} does not exist")
-    from jaxgan import checkpoint, evaluate
+    if message := _check_seed(args.seed):
+        return _fail(message)
+    from jaxgan import checkpoint, evaluate, lock, writers
 
     try:
-        values = evaluate.evaluate_workdir(workdir, args.metrics, features=args.features,
-                                           inception_weights=args.inception_weights, seed=args.seed)
+        values, info = evaluate.measure_workdir(workdir, args.metrics, features=args.features,
+                                                inception_weights=args.inception_weights, seed=args.seed)
     except (ValueError, FileNotFoundError, checkpoint.CheckpointError) as e:
         return _fail(str(e))
-    for k, v in values.items():
-        print(f"{k}: {v:.6g}" if isinstance(v, float) else f"{k}: {v}")
-    print(f"report: {workdir / 'report.json'}")
+    for k, v in values.items():  # first, so that a failed write loses nothing
+        print(f"{k}: {v:.6g}" if isinstance(v, float) else f"{k}: {v}", flush=True)
+    holder = lock.holder(workdir)
+    if holder is not None and not holder.is_stale():
+        print(f"[jaxgan] workdir {workdir} is in use by jaxgan train, {holder.describe()}: the values were not "
+              f"merged into {workdir / 'report.json'}, which that run rewrites when it ends; run jaxgan eval "
+              "again then", file=sys.stderr, flush=True)
+        return 0
+    try:
+        path = evaluate.merge_report(workdir, values, info)
+    except writers.WriteError as e:
+        return _fail(f"{e}; the values are printed above", EXIT_FAILURE)
+    print(f"report: {path}")
     return 0
 
 
@@ -249,6 +278,14 @@ def _enable_compilation_cache() -> None:
     jax.config.update("jax_compilation_cache_dir", path)
 
 
+def _mute_stderr_until_exit() -> None:
+    """Once a failed save is reported in its one line, orbax's and tensorstore's writer threads can still print
+    tracebacks of it while the interpreter shuts down ("RuntimeError: Event loop is closed"); the process ends
+    next, so stderr goes to /dev/null from here on (the console script only)."""
+    sys.stderr.flush()
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stderr.fileno())
+
+
 def main(argv: list[str] | None = None) -> int:
     raw = sys.argv[1:] if argv is None else list(argv)
     if argv is None:  # the console script (tests call main(argv) in-process and keep their own JAX config)
@@ -264,7 +301,10 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("configs", help="list the named configs")
     args = parser.parse_args(["train"] if argv is None and len(sys.argv) == 1 else argv)
     if args.command == "train":
-        return _train(args)
+        status = _train(args)
+        if status == EXIT_FAILURE and argv is None:
+            _mute_stderr_until_exit()
+        return status
     if args.command == "eval":
         return _eval(args)
     if args.command == "sample":

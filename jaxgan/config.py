@@ -4,6 +4,10 @@ A named config is a module ``jaxgan/configs/<name>.py`` with ``get_config() -> C
 states its command and the result it reached. A config can also be a path to such a ``.py`` file. Any field
 can be overridden from the command line with ``--set field=value`` (repeatable); the value is parsed as JSON
 when it parses (``--set penalties='{"gp": 10}'``, ``--set g_features='[64, 64]'``), else taken as a string.
+
+Every field declares what it accepts (a :class:`Rule` in its metadata); :func:`validate` checks each field
+against its rule, then the few rules that tie fields together, and raises ``ValueError`` naming the first bad
+field: ``config field g_lr must be a finite number > 0, got -1.0``.
 """
 
 from __future__ import annotations
@@ -14,124 +18,183 @@ import importlib.util
 import json
 import math
 import pkgutil
+import sys
+import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import jaxgan.configs
+
+# jax.random.PRNGKey keeps the low 32 bits of a seed (without jax_enable_x64): 2**32 would give seed 0's key.
+MAX_SEED = 2**32 - 1
+LR_SCHEDULES = ("constant", "cosine", "linear")
+
+
+@dataclasses.dataclass(frozen=True)
+class Rule:
+    """What a config field accepts: ``accepts(value)`` is true for good values; ``what`` says it in words."""
+
+    what: str
+    accepts: Callable[[Any], bool]
+    nullable: bool = False
+    sep: str = ","  # before "got": a list of options takes ";"
+
+    def check(self, field: str, value: Any) -> None:
+        """Raises ValueError ``config field <field> must be <what>, got <value>`` unless the rule accepts it."""
+        if value is None and self.nullable:
+            return
+        if not self.accepts(value):
+            raise ValueError(f"config field {field} must be {self.what}{' or null' if self.nullable else ''}"
+                             f"{self.sep} got {value!r}")
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def integer(lo: int = 1, hi: int | None = None, *, nullable: bool = False) -> Rule:
+    """An int (not a bool) in ``[lo, hi]``."""
+    if hi is not None:
+        what = f"an integer in [{lo}, {hi}]"
+    else:
+        what = "a positive integer" if lo == 1 else f"an integer >= {lo}"
+    return Rule(what, lambda v: _is_int(v) and v >= lo and (hi is None or v <= hi), nullable)
+
+
+def number(lo: float | None = None, hi: float | None = None, *, lo_open: bool = False, hi_open: bool = False,
+           nullable: bool = False) -> Rule:
+    """A finite int or float in the interval from ``lo`` to ``hi`` (open at the ends so marked)."""
+    if lo is not None and hi is not None:
+        what = f"in {'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
+    elif lo is not None:
+        what = f"a finite number {'>' if lo_open else '>='} {lo:g}"
+    else:
+        what = "a finite number"
+
+    def accepts(v: Any) -> bool:
+        if not _is_number(v):
+            return False
+        above = lo is None or (v > lo if lo_open else v >= lo)
+        below = hi is None or (v < hi if hi_open else v <= hi)
+        return above and below
+
+    return Rule(what, accepts, nullable)
+
+
+def one_of(*options: Any) -> Rule:
+    return Rule(f"one of {', '.join(options)}", lambda v: isinstance(v, str) and v in options, sep=";")
+
+
+def _features_ok(v: Any) -> bool:
+    return isinstance(v, (list, tuple)) and len(v) > 0 and all(_is_int(x) and x >= 1 for x in v)
+
+
+BOOL = Rule("true or false", lambda v: isinstance(v, bool))
+STRING = Rule("a string", lambda v: isinstance(v, str))
+NAME = Rule("a non-empty string", lambda v: isinstance(v, str) and v.strip() != "")
+MAPPING = Rule("a JSON object", lambda v: isinstance(v, dict) and all(isinstance(k, str) for k in v))
+WEIGHTS = Rule("a JSON object of finite weights >= 0", lambda v: isinstance(v, dict) and all(
+    isinstance(k, str) and _is_number(w) and w >= 0 for k, w in v.items()))
+FEATURES = Rule("a non-empty list of positive integers (layer widths)", _features_ok)
+STRINGS = Rule("a list of strings", lambda v: isinstance(v, (list, tuple)) and all(isinstance(x, str) for x in v))
+
+
+def _field(default: Any, rule: Rule) -> Any:
+    """A dataclass field with its rule; a list or dict default is copied for each instance."""
+    if isinstance(default, (list, dict)):
+        return dataclasses.field(default_factory=lambda: type(default)(default), metadata={"rule": rule})
+    return dataclasses.field(default=default, metadata={"rule": rule})
 
 
 @dataclasses.dataclass
 class Config:
     """Every setting of a run. Defaults are the 2-D ring with the PacGAN networks at a quick size."""
 
-    name: str = "custom"
-    seed: int = 0
-    steps: int = 2000
+    name: str = _field("custom", NAME)
+    seed: int = _field(0, integer(0, MAX_SEED))
+    steps: int = _field(2000, integer())
 
     # data: a toy distribution name ("ring", "grid", "gaussian_1d", "gaussian_2d") or an image dataset spec
     # ("digits", "mnist", "idx:/path", "folder:/path", "npz:/path").
-    data: str = "ring"
-    image_size: int | None = None
-    conditional: bool = False
+    data: str = _field("ring", NAME)
+    image_size: int | None = _field(None, integer(nullable=True))
+    # image channels the model is built for: 1 or 3, which the data must have; None: whatever the data has
+    channels: int | None = _field(None, Rule("1 or 3", lambda v: _is_int(v) and v in (1, 3), nullable=True))
+    conditional: bool = _field(False, BOOL)
     # condition G and D on this many k-means clusters of the training images instead of class labels (no labels
     # used; samples draw their cluster from the clusters' frequencies): jaxgan.conditioning. Image data only.
-    clusters: int | None = None
-    batch_size: int = 100
-    latent_dim: int = 2
-    latent: str = "normal"  # "normal" or "uniform"
+    clusters: int | None = _field(None, integer(2, nullable=True))
+    batch_size: int = _field(100, integer())
+    latent_dim: int = _field(2, integer())
+    latent: str = _field("normal", one_of("normal", "uniform"))
 
     # models: "mlp" (toy) or an image family ("dcgan", "sngan", "began").
-    model: str = "mlp"
-    g_features: list[int] = dataclasses.field(default_factory=lambda: [128, 128, 128])
-    d_features: list[int] = dataclasses.field(default_factory=lambda: [128, 128, 128])
-    g_batch_norm: bool = False
-    d_maxout: int | None = None
-    model_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
+    model: str = _field("mlp", one_of("mlp", "dcgan", "sngan", "began"))
+    g_features: list[int] = _field([128, 128, 128], FEATURES)
+    d_features: list[int] = _field([128, 128, 128], FEATURES)
+    g_batch_norm: bool = _field(False, BOOL)
+    d_maxout: int | None = _field(None, integer(nullable=True))
+    model_kwargs: dict[str, Any] = _field({}, MAPPING)
 
     # the objective
-    loss: str = "non_saturating"
-    loss_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
-    penalties: dict[str, float] = dataclasses.field(default_factory=dict)  # {"gp": 10.0, "r1": 1.0, ...}
-    weight_clip: float | None = None
-    n_critic: int = 1
-    simultaneous: bool = False
+    loss: str = _field("non_saturating", NAME)
+    loss_kwargs: dict[str, Any] = _field({}, MAPPING)
+    penalties: dict[str, float] = _field({}, WEIGHTS)  # {"gp": 10.0, "r1": 1.0, ...}
+    weight_clip: float | None = _field(None, number(0, lo_open=True, nullable=True))
+    n_critic: int = _field(1, integer())
+    simultaneous: bool = _field(False, BOOL)
 
     # remedies for mode collapse
-    pack: int = 1
-    minibatch_std: bool = False
-    instance_noise: float = 0.0
-    augment: str = ""  # DiffAugment policy for image discriminators, e.g. "translation,cutout" (jaxgan.augment)
+    pack: int = _field(1, integer())
+    minibatch_std: bool = _field(False, BOOL)
+    instance_noise: float = _field(0.0, number(0))
+    # DiffAugment policy for image discriminators, e.g. "translation,cutout" (jaxgan.augment)
+    augment: str = _field("", STRING)
 
     # optimisation
-    optimizer: str = "adam"
-    g_lr: float = 1e-3
-    d_lr: float = 1e-3
-    b1: float = 0.5
-    b2: float = 0.999
+    optimizer: str = _field("adam", one_of("adam", "rmsprop", "sgd"))
+    g_lr: float = _field(1e-3, number(0, lo_open=True))
+    d_lr: float = _field(1e-3, number(0, lo_open=True))
+    b1: float = _field(0.5, number(0, 1, hi_open=True))
+    b2: float = _field(0.999, number(0, 1, hi_open=True))
     # learning-rate schedule of both optimizers: "constant", or "cosine" / "linear" decay from the learning rate
     # to 0 over the last lr_decay_fraction of each optimizer's updates (steps, or steps * n_critic for D)
-    lr_schedule: str = "constant"
-    lr_decay_fraction: float = 1.0
-    ema_decay: float | None = None
-    ema_warmup: bool = False  # decay min(ema_decay, (1 + n) / (10 + n)) after n generator updates (TF's num_updates)
+    lr_schedule: str = _field("constant", one_of(*LR_SCHEDULES))
+    lr_decay_fraction: float = _field(1.0, number(0, 1, lo_open=True))
+    ema_decay: float | None = _field(None, number(0, 1, hi_open=True, nullable=True))
+    # decay min(ema_decay, (1 + n) / (10 + n)) after n generator updates (TF's num_updates)
+    ema_warmup: bool = _field(False, BOOL)
     # top-k training (Sinha et al. 2020): G learns from the fraction max(top_k, top_k_gamma ** epoch) of its samples
     # that D scores as most real; top_k is the floor nu (0.5 in the paper), None turns it off. Image data only.
-    top_k: float | None = None
-    top_k_gamma: float = 0.99
+    top_k: float | None = _field(None, number(0, 1, lo_open=True, nullable=True))
+    top_k_gamma: float = _field(0.99, number(0, 1, lo_open=True))
 
     # running
-    parallel: str = "none"  # "none", "pmap" or "mesh"
-    cross_replica_bn: bool = True  # batch-norm statistics over the global batch in parallel runs
-    steps_per_call: int = 100
-    log_every: int = 100
-    sample_every: int = 500
-    checkpoint_every: int = 1000
-    keep_checkpoints: int = 3
-    keep_every: int | None = None
-    eval_samples: int = 2500
-    metrics: list[str] = dataclasses.field(default_factory=list)
-
-
-_POSITIVE_INTS = ("steps", "batch_size", "latent_dim", "n_critic", "pack", "steps_per_call", "log_every",
-                  "sample_every", "checkpoint_every", "keep_checkpoints", "eval_samples")
-_FINITE = ("g_lr", "d_lr", "b1", "b2", "instance_noise", "lr_decay_fraction")
-LR_SCHEDULES = ("constant", "cosine", "linear")
+    parallel: str = _field("none", one_of("none", "pmap", "mesh"))
+    cross_replica_bn: bool = _field(True, BOOL)  # batch-norm statistics over the global batch in parallel runs
+    steps_per_call: int = _field(100, integer())
+    log_every: int = _field(100, integer())
+    sample_every: int = _field(500, integer())
+    checkpoint_every: int = _field(1000, integer())
+    keep_checkpoints: int = _field(3, integer())
+    keep_every: int | None = _field(None, integer(nullable=True))
+    eval_samples: int = _field(2500, integer())
+    metrics: list[str] = _field([], STRINGS)
 
 
 def validate(config: Config) -> Config:
-    """Checks a config's values; raises ValueError naming the first bad field."""
-    for f in _POSITIVE_INTS:
-        v = getattr(config, f)
-        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-            raise ValueError(f"config field {f} must be a positive integer, got {v!r}")
-    for f in _FINITE:
-        v = getattr(config, f)
-        if not isinstance(v, (int, float)) or not math.isfinite(v):
-            raise ValueError(f"config field {f} must be a finite number, got {v!r}")
-    if config.parallel not in ("none", "pmap", "mesh"):
-        raise ValueError(f"config field parallel must be one of none, pmap, mesh; got {config.parallel!r}")
-    if config.latent not in ("normal", "uniform"):
-        raise ValueError(f"config field latent must be normal or uniform; got {config.latent!r}")
-    if config.lr_schedule not in LR_SCHEDULES:
-        raise ValueError(
-            f"config field lr_schedule must be one of {', '.join(LR_SCHEDULES)}; got {config.lr_schedule!r}"
-        )
-    if not 0.0 < config.lr_decay_fraction <= 1.0:
-        raise ValueError(f"config field lr_decay_fraction must be in (0, 1], got {config.lr_decay_fraction!r}")
-    if config.ema_decay is not None and not (0.0 <= config.ema_decay < 1.0):
-        raise ValueError(f"config field ema_decay must be in [0, 1), got {config.ema_decay!r}")
-    if config.top_k is not None:
-        for f in ("top_k", "top_k_gamma"):
-            v = getattr(config, f)
-            if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0.0 < v <= 1.0:
-                raise ValueError(f"config field {f} must be in (0, 1], got {v!r}")
-    if not isinstance(config.ema_warmup, bool):
-        raise ValueError(f"config field ema_warmup must be true or false, got {config.ema_warmup!r}")
+    """Checks every field against its rule, then the rules between fields; raises ValueError naming the first
+    bad field."""
+    for f in dataclasses.fields(config):
+        f.metadata["rule"].check(f.name, getattr(config, f.name))
     if config.ema_warmup and config.ema_decay is None:
         raise ValueError("config field ema_warmup ramps the EMA decay up: set ema_decay too")
     if config.clusters is not None:
-        if isinstance(config.clusters, bool) or not isinstance(config.clusters, int) or config.clusters < 2:
-            raise ValueError(f"config field clusters must be an integer >= 2 or null, got {config.clusters!r}")
         if config.conditional:
             raise ValueError(
                 "config fields conditional and clusters both set: conditional conditions on class labels, "
@@ -162,26 +225,65 @@ def available_configs() -> list[str]:
     return sorted(m.name for m in pkgutil.iter_modules(jaxgan.configs.__path__) if not m.name.startswith("_"))
 
 
+class ConfigFileError(ValueError):
+    """A config file that cannot be loaded; the message names the file and the line."""
+
+
+def _failure(e: Exception, path: Path, during: str) -> ConfigFileError:
+    """``config file F, line N: <during>Type: message`` for an exception raised while loading ``path``."""
+    if isinstance(e, SyntaxError) and e.filename:
+        where, line, what = Path(e.filename), e.lineno, f"SyntaxError: {e.msg}"
+    else:
+        frames = traceback.extract_tb(e.__traceback__)
+        # the deepest line of the config file itself, else the deepest line of anything it called
+        own = [f for f in frames if Path(f.filename).resolve() == path.resolve()]
+        frame = own[-1] if own else frames[-1]
+        where, line = Path(frame.filename), frame.lineno
+        text = str(e).strip().splitlines()
+        what = f"{during}{type(e).__name__}{': ' + text[0] if text else ''}"
+    return ConfigFileError(f"config file {where}, line {line}: {what}")
+
+
 def load_config(name_or_path: str | None = None) -> Config:
-    """Loads a named config (default ``"default"``) or a config file ``path/to/config.py``."""
+    """Loads a named config (default ``"default"``) or a config file ``path/to/config.py``.
+
+    Raises:
+      ConfigFileError: the file does not compile, or raises while it is imported or in ``get_config()``; the
+        message is one line naming the file and the line.
+      ValueError: an unknown name, a missing file, no ``get_config()``, or one that returns no ``Config``.
+    """
     name_or_path = name_or_path or "default"
     if name_or_path.endswith(".py"):
         path = Path(name_or_path)
         if not path.is_file():
             raise ValueError(f"config file {path} does not exist")
-        spec = importlib.util.spec_from_file_location(f"jaxgan_user_config_{path.stem}", path)
+        module_name = f"jaxgan_user_config_{path.stem}"
+        spec = importlib.util.spec_from_file_location(module_name, path)
         module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+
+        def load():
+            spec.loader.exec_module(module)
+            return module
     else:
         if name_or_path not in available_configs():
             raise ValueError(
                 f"unknown config {name_or_path!r}; named configs: {', '.join(available_configs())} "
                 "(or give a path to a .py file defining get_config())"
             )
-        module = importlib.import_module(f"jaxgan.configs.{name_or_path}")
+        module_name = f"jaxgan.configs.{name_or_path}"
+        path = Path(jaxgan.configs.__path__[0]) / f"{name_or_path}.py"
+        load = lambda: importlib.import_module(module_name)
+    try:
+        module = load()
+    except Exception as e:  # noqa: BLE001 - whatever a config file raises becomes one line naming it
+        sys.modules.pop(module_name, None)
+        raise _failure(e, path, "") from None
     if not hasattr(module, "get_config"):
         raise ValueError(f"config {name_or_path!r} defines no get_config()")
-    config = module.get_config()
+    try:
+        config = module.get_config()
+    except Exception as e:  # noqa: BLE001
+        raise _failure(e, path, "get_config() raised ") from None
     if not isinstance(config, Config):
         raise ValueError(f"get_config() of {name_or_path!r} returned {type(config).__name__}, not Config")
     return config

@@ -27,8 +27,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
+import tempfile
 import time
+import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -275,24 +278,38 @@ def _read_report(path: Path) -> dict[str, Any]:
 
 def merge_report(workdir: str | Path, values: dict[str, Any], info: dict[str, Any] | None = None) -> Path:
     """Merges ``values`` into ``WORKDIR/report.json["eval"]`` (and ``info`` into ``["eval_info"]``), keeping
-    every other key, and writes the file atomically (temp file + rename)."""
-    from jaxgan.writers import to_python
+    every other key, and writes the file atomically as strict JSON (a non-finite value is ``null``, flagged
+    under ``"non_finite"``).
+
+    Raises:
+      jaxgan.writers.WriteError: the file cannot be written; it is left as it was.
+    """
+    from jaxgan.writers import strict_json, to_python, write_file
 
     path = Path(workdir) / "report.json"
     report = _read_report(path)
     report.setdefault("eval", {}).update(to_python(values))
     if info:
         report.setdefault("eval_info", {}).update(to_python(info))
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(report, indent=2) + "\n")
-    os.replace(tmp, path)
+    write_file(path, strict_json(report, indent=2) + "\n")
     return path
 
 
 # ----------------------------------------------------------------------------------------- the command
 
 
-def evaluate_workdir(
+def evaluate_workdir(workdir: str | Path, metrics: str | Sequence[str], **options: Any) -> dict[str, float]:
+    """Evaluates a trained workdir and merges the metrics into ``WORKDIR/report.json``: :func:`measure_workdir`
+    (which takes the same arguments: ``features``, ``inception_weights``, ``seed``, ``progress``) then
+    :func:`merge_report`. Returns the values; raises what those two raise."""
+    values, info = measure_workdir(workdir, metrics, **options)
+    path = merge_report(workdir, values, info)
+    if options.get("progress", True):
+        _stderr(f"wrote {', '.join(values)} to {path}")
+    return values
+
+
+def measure_workdir(
     workdir: str | Path,
     metrics: str | Sequence[str],
     *,
@@ -300,8 +317,12 @@ def evaluate_workdir(
     inception_weights: str | os.PathLike | None = None,
     seed: int = 0,
     progress: bool = True,
-) -> dict[str, float]:
-    """Evaluates a trained workdir and merges the metrics into ``WORKDIR/report.json`` (``jaxgan eval``).
+) -> tuple[dict[str, float], dict[str, Any]]:
+    """Computes metrics of a trained workdir's newest checkpoint and writes nothing in it but caches
+    (``jaxgan eval`` prints them, then merges them into ``report.json`` with :func:`merge_report`).
+
+    A workdir that is not writable (a read-only file system) is read as it is: the classifier and real-feature
+    caches go to a temporary folder (said on stderr).
 
     Args:
       workdir: a directory written by ``jaxgan train`` (``config.json`` and ``checkpoints/``).
@@ -314,8 +335,9 @@ def evaluate_workdir(
       progress: progress bars and messages on stderr.
 
     Returns:
-      The new values, ``{"fid10k": ..., "kid10k": ..., "kid10k_std": ..., "pr10k_precision": ..., ...}``, as
-      written under ``report.json["eval"]``.
+      ``(values, info)``: the new values, ``{"fid10k": ..., "kid10k": ..., "kid10k_std": ...,
+      "pr10k_precision": ..., ...}``, as :func:`merge_report` writes them under ``report.json["eval"]``, and
+      ``{metric: {"step": ..., "features": ..., ...}}`` for ``["eval_info"]``.
 
     Raises:
       ValueError: an unknown metric or features name (before anything is loaded), missing Inception weights,
@@ -330,18 +352,29 @@ def evaluate_workdir(
         _check_features_name(features)
         if features == "inception" and inception_weights is None:
             registry.inception_extractor(None)  # raises the explanation
-    if inception_weights is not None and not Path(inception_weights).is_file():
-        raise FileNotFoundError(f"Inception weights not found: {str(inception_weights)!r}")
+    if inception_weights is not None:
+        if not Path(inception_weights).is_file():
+            raise FileNotFoundError(f"Inception weights not found: {str(inception_weights)!r}")
+        if not zipfile.is_zipfile(inception_weights):
+            raise ValueError(
+                f"Inception weights {str(inception_weights)!r} are not a .npz file (not a zip archive); convert "
+                "pytorch-fid's pt_inception-2015-12-05-6726825d.pth with scripts/convert_inception_weights.py"
+            )
     workdir = Path(workdir)
     _read_report(workdir / "report.json")  # an unreadable report fails now, not after the evaluation
     log = _stderr if progress else None
     exp, state, step = load_workdir(workdir, log=_stderr)
     if log is not None:
         log(f"evaluating step {step} of {workdir} ({', '.join(s.name for s in specs)})")
-    extractor = make_extractor(features, exp, workdir, inception_weights=inception_weights, log=log)
-    values = evaluate_experiment(
-        exp, state, [s.name for s in specs], workdir, features=extractor, seed=seed, progress=progress, log=log
-    )
+    caches = _cache_root(workdir)
+    try:
+        extractor = make_extractor(features, exp, caches, inception_weights=inception_weights, log=log)
+        values = evaluate_experiment(
+            exp, state, [s.name for s in specs], caches, features=extractor, seed=seed, progress=progress, log=log
+        )
+    finally:
+        if caches != workdir:
+            shutil.rmtree(caches, ignore_errors=True)
     seconds = round(time.time() - t0, 2)
     info = {
         s.name: {
@@ -355,10 +388,19 @@ def evaluate_workdir(
         }
         for s in specs
     }
-    path = merge_report(workdir, values, info)
-    if log is not None:
-        log(f"wrote {', '.join(values)} to {path} ({seconds:.0f} s)")
-    return values
+    return values, info
+
+
+def _cache_root(workdir: Path) -> Path:
+    """``workdir`` when it is writable, else a temporary folder (removed after use) holding a copy of its
+    classifier."""
+    if os.access(workdir, os.W_OK):
+        return workdir
+    root = Path(tempfile.mkdtemp(prefix="jaxgan-eval-"))
+    if (workdir / CLASSIFIER_DIR).is_dir():
+        shutil.copytree(workdir / CLASSIFIER_DIR, root / CLASSIFIER_DIR)
+    _stderr(f"workdir {workdir} is not writable: the evaluation caches are kept in {root} until it ends")
+    return root
 
 
 __all__ = [
@@ -368,5 +410,6 @@ __all__ = [
     "make_eval_hook",
     "make_extractor",
     "make_sampler",
+    "measure_workdir",
     "merge_report",
 ]

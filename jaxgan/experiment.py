@@ -142,6 +142,16 @@ def _toy_nets(c: Config, dim: int):
     return g, d
 
 
+def check_channels(c: Config, shape: tuple[int, ...]) -> None:
+    """Raises ValueError when ``config.channels`` is set and the images ``[n, h, w, channels]`` have another
+    count (a 3-channel model on 1-channel data, or the reverse, would train without a word)."""
+    if c.channels is not None and shape[-1] != c.channels:
+        raise ValueError(
+            f"config field channels is {c.channels} but data {c.data!r} has {shape[-1]}-channel images "
+            f"(shape {list(shape)}); set channels={shape[-1]} (or null to follow the data), or convert the data"
+        )
+
+
 def build(config: Config) -> Experiment:
     """Validates ``config`` and builds its :class:`Experiment`; raises ValueError naming the bad field."""
     c = validate(config)
@@ -171,6 +181,7 @@ def build(config: Config) -> Experiment:
         from jaxgan import vision
 
         dataset = vision.load_data(c)
+        check_channels(c, dataset.images.shape)
         data_shape = tuple(dataset.images.shape[1:])
         cond = conditioning.from_config(c, dataset)
         g_mod, d_mod = vision.build_modules(c, dataset, None if cond is None else cond.num_classes)

@@ -2,14 +2,21 @@
 
 Sections, in order:
 
-1. :func:`prepare`, the checks that write nothing: build the experiment and its runner, read the checkpoints
-   (newest valid one first, see :mod:`jaxgan.checkpoint`) and refuse a workdir whose checkpoints have another
-   state structure; then prove the workdir and the checkpoint directory writable. Every problem found here is a
-   :class:`SetupError` with a one-line message, raised before anything compiles or is written.
+1. :func:`prepare`, the checks that write nothing: build the experiment and its runner; take the workdir lock
+   (:mod:`jaxgan.lock`; process 0 of a multi-host run), which refuses a workdir another run is using; read the
+   checkpoints (newest valid one first, see :mod:`jaxgan.checkpoint`) and refuse a workdir whose checkpoints
+   have another state structure; then prove the workdir and the checkpoint directory writable. Every problem
+   found here is a :class:`SetupError` with a one-line message, raised before anything compiles or is written
+   (the lock file, if taken, is removed again).
 2. The first writes: set aside checkpoints that failed to restore, ``config.json``, ``metrics.jsonl`` cut back
    to the restored step.
 3. The loop of ``steps_per_call``-step chunks with logging, samples and checkpoints (asynchronous saves).
-4. The final evaluation and ``report.json``.
+4. The final evaluation and ``report.json`` (strict JSON: a non-finite number is ``null``, listed under
+   ``"non_finite"``).
+
+Every file is written through :func:`jaxgan.writers.write_file`: a write that fails (full disk, read-only file
+system) raises :class:`jaxgan.writers.WriteError` naming the file, the cause and the committed checkpoints,
+which stay intact. The lock is released however the run ends.
 
 Signals. SIGTERM and SIGINT are caught from the start (the CLI catches them from its first line and hands them
 over): the current chunk ends, a checkpoint of it is written and committed, and the function returns normally
@@ -23,7 +30,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import signal
 import sys
 import time
@@ -34,9 +40,18 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 
-from jaxgan import checkpoint, experiment, parallel, plots, sampling
+from jaxgan import checkpoint, experiment, lock, parallel, plots, sampling
 from jaxgan.config import Config, to_dict
-from jaxgan.writers import MetricsWriter, Progress, fingerprint, read_metrics, to_python
+from jaxgan.writers import (
+    MetricsWriter,
+    Progress,
+    WriteError,
+    fingerprint,
+    read_metrics,
+    strict_json,
+    to_python,
+    write_file,
+)
 
 
 class SetupError(ValueError):
@@ -45,6 +60,10 @@ class SetupError(ValueError):
 
 class WorkdirError(SetupError):
     """The workdir or its checkpoint directory cannot be used."""
+
+
+class WorkdirBusyError(SetupError):
+    """Another ``jaxgan train`` holds the workdir's lock."""
 
 
 def check_workdir(workdir: str | Path) -> Path:
@@ -116,6 +135,7 @@ class Prepared(NamedTuple):
     checkpointer: checkpoint.Checkpointer
     restored: checkpoint.Restored | None
     config_changes: list[str]
+    lock: lock.WorkdirLock | None  # held by process 0; release it when the run ends
 
 
 def _log(msg: str, quiet: bool) -> None:
@@ -130,9 +150,13 @@ def _warn(msg: str) -> None:
 def prepare(config: Config, workdir: str | Path, *, warn=_warn) -> Prepared:
     """Section 1: every check, in an order that writes nothing until the checkpoints are known to fit.
 
+    The workdir lock is taken once the config has built; the caller releases ``Prepared.lock`` when the run
+    ends (here it is released on any error).
+
     Raises:
-      SetupError: a bad config value, checkpoints of another config (naming the first differing field), a
-        directory whose checkpoints all fail, or an unwritable workdir / checkpoint directory.
+      SetupError: a bad config value, a workdir another run holds (:class:`WorkdirBusyError`), checkpoints of
+        another config (naming the first differing field), a directory whose checkpoints all fail, or an
+        unwritable workdir / checkpoint directory.
     """
     workdir = Path(workdir)
     try:
@@ -141,6 +165,52 @@ def prepare(config: Config, workdir: str | Path, *, warn=_warn) -> Prepared:
         runner = parallel.make_runner(exp, exp.config.parallel)
     except (ValueError, FileNotFoundError) as e:
         raise SetupError(str(e)) from None
+    created = not workdir.exists()
+    held = lock_workdir(workdir, warn=warn)
+    try:
+        return _prepare_locked(exp, runner, workdir, held, warn)
+    except BaseException:
+        if held is not None:
+            held.release()
+        if created:
+            try:
+                workdir.rmdir()  # only when empty: the lock was all this run wrote
+            except OSError:
+                pass
+        raise
+
+
+def lock_workdir(workdir: Path, *, warn=_warn) -> lock.WorkdirLock | None:
+    """Takes ``workdir``'s lock on process 0 and returns it (``None`` on other processes).
+
+    Raises:
+      WorkdirBusyError: another run holds it (every process raises).
+      WorkdirError: the workdir is a file or cannot be created.
+    """
+    held, error = None, None
+    if jax.process_index() == 0:
+        try:
+            if workdir.exists() and not workdir.is_dir():
+                error = WorkdirError(f"workdir {workdir} is a file, not a directory")
+            else:
+                held = lock.acquire(workdir, warn=warn)
+        except lock.WorkdirLockedError as e:
+            error = WorkdirBusyError(str(e))
+        except OSError as e:
+            error = WorkdirError(f"workdir {workdir} is not writable ({e.strerror or e})")
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        if not multihost_utils.broadcast_one_to_all(np.int32(error is None)) and error is None:
+            error = WorkdirBusyError(f"workdir {workdir} cannot be locked by process 0 (see its message)")
+    if error is not None:
+        if held is not None:
+            held.release()
+        raise error
+    return held
+
+
+def _prepare_locked(exp, runner, workdir: Path, held, warn) -> Prepared:
     c = exp.config
     current = to_dict(c)
     ckpt_dir = workdir / "checkpoints"
@@ -167,7 +237,7 @@ def prepare(config: Config, workdir: str | Path, *, warn=_warn) -> Prepared:
     except checkpoint.CheckpointDirError as e:
         raise WorkdirError(str(e)) from None
     changes = [] if restored is None else config_changes(restored.meta.get("config", {}), current)
-    return Prepared(exp, runner, workdir, ckpt, restored, changes)
+    return Prepared(exp, runner, workdir, ckpt, restored, changes, held)
 
 
 def config_changes(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
@@ -230,13 +300,24 @@ def train_and_evaluate(
     """
     t0 = time.time()
     with StopRequest(pending_signals) as stop:
-        # (1) checks that write nothing
-        run = prepare(config, workdir)
-        exp, runner, workdir, ckpt, restored = run.exp, run.runner, run.workdir, run.checkpointer, run.restored
-        c = exp.config
-        current = to_dict(c)
-        primary = runner.is_primary
+        run = prepare(config, workdir)  # (1) checks that write nothing
+        try:
+            return _train(run, stop, t0, quiet=quiet, progress=progress)
+        finally:
+            if run.lock is not None:
+                run.lock.release()
 
+
+def _train(run: Prepared, stop: StopRequest, t0: float, *, quiet: bool, progress: bool) -> dict[str, Any]:
+    """Sections (2) to (4) of :func:`train_and_evaluate`, in a workdir whose lock ``run`` holds.
+
+    A :class:`WriteError` is raised again once the checkpoints being written are committed, naming them."""
+    exp, runner, workdir, ckpt, restored = run.exp, run.runner, run.workdir, run.checkpointer, run.restored
+    c = exp.config
+    current = to_dict(c)
+    primary = runner.is_primary
+    writer = None
+    try:
         # (2) the first writes
         if restored is not None and restored.skipped:
             moved = ckpt.set_aside([s for s, _ in restored.skipped])
@@ -252,8 +333,8 @@ def train_and_evaluate(
             state, start = jax.device_get(jax.jit(exp.init_state)()), 0
         writer = MetricsWriter(workdir, enabled=primary, start_step=start)
         if primary:
-            _atomic_write(workdir / "config.json", json.dumps(current, indent=2) + "\n")
-            (workdir / "samples").mkdir(exist_ok=True)
+            write_file(workdir / "config.json", json.dumps(current, indent=2) + "\n")
+            _mkdir(workdir / "samples")
         if start >= c.steps:
             _log(f"workdir already holds step {start} >= steps {c.steps}: nothing to train", quiet)
 
@@ -292,11 +373,7 @@ def train_and_evaluate(
             if stop_now:
                 stopped = stop.name or "SIGTERM"  # a preemption notice seen by another process
         bar.close()
-        try:
-            ckpt.wait()
-        except checkpoint.CheckpointWriteError:
-            writer.close()
-            raise
+        ckpt.wait()
         host_state = runner.get(state)
 
         if stopped is not None:
@@ -328,7 +405,8 @@ def train_and_evaluate(
                 stats, samples = experiment.evaluate_toy(exp, host_state, c.eval_samples)
                 report["eval"] = stats
                 if exp.toy.dim == 2:
-                    plots.scatter_2d(samples, exp.toy.means, workdir / "samples.png", title=f"{c.name} final")
+                    write_file(workdir / "samples.png",
+                               lambda tmp: plots.scatter_2d(samples, exp.toy.means, tmp, title=f"{c.name} final"))
             else:
                 from jaxgan import vision
 
@@ -336,21 +414,51 @@ def train_and_evaluate(
             if eval_hook is not None:
                 report["eval"].update(eval_hook(exp, host_state, workdir))
             _write_samples(exp, host_state, workdir / "samples" / f"step_{step:07d}.png", step)
-            plots.loss_curves(read_metrics(workdir), workdir / "losses.png")
-            _atomic_write(workdir / "report.json", json.dumps(to_python(report), indent=2) + "\n")
+            write_file(workdir / "losses.png", lambda tmp: plots.loss_curves(read_metrics(workdir), tmp))
+            write_file(workdir / "report.json", strict_json(report, indent=2) + "\n")
         ckpt.close()
         writer.close()
-    return report
+        return report
+    except WriteError as e:
+        committed = _close_quietly(ckpt, writer)
+        raise WriteError(f"{e}; {_intact(committed)}") from None
+    except checkpoint.CheckpointWriteError:
+        _close_quietly(ckpt, writer)
+        raise
 
 
 def _write_samples(exp: experiment.Experiment, state, path: Path, step: int) -> None:
-    sampling.write_samples(exp, state, path, n=1000, seed=7, title=f"{exp.config.name} step {step}")
+    write_file(path, lambda tmp: sampling.write_samples(exp, state, tmp, n=1000, seed=7,
+                                                        title=f"{exp.config.name} step {step}"))
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.parent / f".{path.name}.{os.getpid()}"
-    tmp.write_text(text)
-    tmp.replace(path)
+def _mkdir(path: Path) -> None:
+    try:
+        path.mkdir(exist_ok=True)
+    except OSError as e:
+        raise WriteError(f"cannot create {path} ({e.strerror or e})") from None
+
+
+def _close_quietly(ckpt: checkpoint.Checkpointer, writer: MetricsWriter | None) -> list[int]:
+    """Lets the pending checkpoint saves finish, closes, and returns the committed steps."""
+    try:
+        ckpt.wait()
+    except checkpoint.CheckpointError:
+        pass  # the failure that is being reported comes first
+    committed = ckpt.steps()
+    try:
+        ckpt.close()
+    except checkpoint.CheckpointError:
+        pass
+    if writer is not None:
+        writer.close()
+    return committed
+
+
+def _intact(steps: list[int]) -> str:
+    return f"the checkpoints of steps {steps} are intact" if steps else "no checkpoint had been written yet"
+
+
 
 
 def summary(report: dict[str, Any]) -> str:

@@ -1,16 +1,111 @@
-"""Where a run's numbers go: ``metrics.jsonl``, TensorBoard event files (tensorboardX, no TensorFlow) and a
-progress bar (tqdm) with the step rate and the latest losses."""
+"""Where a run's files and numbers go: the one atomic file writer, strict JSON, ``metrics.jsonl``, TensorBoard
+event files (tensorboardX, no TensorFlow) and a progress bar (tqdm) with the step rate and the latest losses.
+
+Every file the command line writes (``config.json``, ``metrics.jsonl``, ``report.json``, sample pictures and
+arrays, evaluation results) goes through :func:`write_file`: a new file is written beside the old one and
+renamed over it, an append is cut back to where it began, so a failure (a full disk, a read-only file system)
+leaves the file as it was and raises :class:`WriteError`, whose message is one line with the cause.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import math
+import os
+import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import jax
 import numpy as np
+
+
+class WriteError(OSError):
+    """A file could not be written; the message is one line with the path, the cause and what is intact."""
+
+
+def write_file(
+    path: str | Path,
+    content: str | bytes | Callable[[Path], Any],
+    *,
+    append: bool = False,
+) -> Path:
+    """Writes ``content`` to ``path`` so that a failure leaves ``path`` as it was.
+
+    Args:
+      path: the file.
+      content: text, bytes, or a function that writes the file it is given (``np.save``, ``fig.savefig``): it
+        gets a temporary path in the same folder with the same suffix, renamed to ``path`` once it returns.
+      append: add ``content`` (text or bytes) at the end of ``path``; a failed append is cut back off.
+
+    Raises:
+      WriteError: ``cannot write PATH (CAUSE); NAME was left as it was`` (or ``was not written`` when it did not
+        exist), CAUSE being the OS error's text (``No space left on device``); callers add what else is intact.
+    """
+    path = Path(path)
+    existed = path.exists()
+    data = content.encode() if isinstance(content, str) else content
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp{path.suffix}")
+    try:
+        if append:
+            _append(path, data)
+        else:
+            try:
+                if callable(data):
+                    data(tmp)
+                else:
+                    with open(tmp, "wb") as f:
+                        f.write(data)
+                os.replace(tmp, path)
+            finally:
+                if tmp.exists():
+                    tmp.unlink(missing_ok=True)
+    except OSError as e:
+        if append and not existed and path.exists():
+            path.unlink()  # the append created it
+        raise WriteError(f"cannot write {path} ({e.strerror or e}); {path.name} was "
+                         f"{'left as it was' if existed else 'not written'}") from None
+    return path
+
+
+def _append(path: Path, data: bytes) -> None:
+    """Appends ``data``; on failure cuts the file back to its old length (a partial write included)."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        start = os.fstat(fd).st_size
+        rest = memoryview(data)
+        try:
+            while rest:
+                rest = rest[os.write(fd, rest):]
+        except OSError:
+            os.ftruncate(fd, start)
+            raise
+    finally:
+        os.close(fd)
+
+
+def strict_json(tree: Any, **dumps_kwargs) -> str:
+    """JSON text of ``tree`` (arrays and numpy scalars as Python values) that any JSON parser reads: each
+    non-finite number becomes ``null`` and, in a dict at the top, is listed under ``"non_finite"`` as
+    ``{"final_metrics/g/loss": "inf"}`` (added to the flags already there)."""
+    flagged: dict[str, str] = {}
+
+    def clean(x: Any, where: str) -> Any:
+        if isinstance(x, dict):
+            return {k: clean(v, f"{where}/{k}" if where else str(k)) for k, v in x.items()}
+        if isinstance(x, list):
+            return [clean(v, f"{where}/{i}") for i, v in enumerate(x)]
+        if isinstance(x, float) and not math.isfinite(x):
+            flagged[where] = str(x)
+            return None
+        return x
+
+    out = clean(to_python(tree), "")
+    if flagged and isinstance(out, dict):
+        out["non_finite"] = {**out.get("non_finite", {}), **flagged}
+    return json.dumps(out, allow_nan=False, **dumps_kwargs)
 
 
 def to_python(tree: Any) -> Any:
@@ -63,8 +158,7 @@ class MetricsWriter:
         if not self.enabled:
             return
         record = {"step": int(step), **to_python(metrics)}
-        with self.path.open("a") as f:
-            f.write(json.dumps(record) + "\n")
+        write_file(self.path, json.dumps(record) + "\n", append=True)
         if self._tb is not None:
             for k, v in record.items():
                 if k != "step" and isinstance(v, (int, float)) and math.isfinite(v):
@@ -76,7 +170,7 @@ class MetricsWriter:
         if not self.enabled or not self.path.exists():
             return
         lines = [ln for ln in self.path.read_text().splitlines() if ln and json.loads(ln)["step"] <= step]
-        self.path.write_text("".join(ln + "\n" for ln in lines))
+        write_file(self.path, "".join(ln + "\n" for ln in lines))
 
     def close(self) -> None:
         if self._tb is not None:

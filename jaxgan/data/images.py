@@ -273,11 +273,15 @@ def load_idx(
       labels file for the split); ``num_classes`` = max label + 1; name ``"<folder name>-<split>"``.
 
     Raises:
-      FileNotFoundError: no folder, or no images file for the split.
+      FileNotFoundError: no folder (or a file where the folder should be), or no images file for the split.
       ValueError: bad magic (images must be 2051, labels 2049), wrong byte counts, or image and label
         counts that differ; the message names the file(s).
     """
     folder = Path(folder)
+    if folder.is_file():
+        raise FileNotFoundError(
+            f"IDX data names a folder, and {folder} is a file: give the folder that holds it ({folder.parent})"
+        )
     if not folder.is_dir():
         raise FileNotFoundError(f"IDX folder not found: {folder}")
     if split is None:
