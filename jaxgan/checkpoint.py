@@ -43,6 +43,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import shutil
 import uuid
 import zlib
@@ -138,6 +139,23 @@ def error_summary(e: BaseException) -> str:
     """``"TypeName: first line of the message"`` (at most 160 characters of it), for one-line reports."""
     text = str(e).strip().splitlines()
     return f"{type(e).__name__}: {text[0][:160] if text else ''}".rstrip(": ")
+
+
+_OS_ERROR_CODE = re.compile(r"os_error_code='?(\d+)")
+
+
+def os_cause(e: BaseException) -> str | None:
+    """The operating system's words for what failed (``No space left on device``): from an ``OSError`` in ``e``'s
+    chain, or from the ``[os_error_code=28]`` that tensorstore puts at the end of its long messages."""
+    seen = set()
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, OSError) and e.strerror:
+            return e.strerror
+        if code := _OS_ERROR_CODE.search(str(e)):
+            return os.strerror(int(code.group(1)))
+        e = e.__cause__ or e.__context__
+    return None
 
 
 def check_retention(keep: int, keep_every: int | None) -> None:
@@ -283,8 +301,8 @@ class Checkpointer:
     def _write_error(self, e: BaseException) -> CheckpointWriteError:
         self._manager.reload()
         return CheckpointWriteError(
-            f"a checkpoint could not be written to {self.directory} ({error_summary(e)}); the committed checkpoints "
-            f"(steps {self.steps()}) are intact"
+            f"a checkpoint could not be written to {self.directory} ({os_cause(e) or error_summary(e)}); the "
+            f"committed checkpoints (steps {self.steps()}) are intact"
         )
 
     def should_stop(self, chunk: int, signalled: bool) -> bool:

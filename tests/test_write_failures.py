@@ -1,6 +1,6 @@
 """Writes that fail (issue 21), on real file systems: a file-size limit (``RLIMIT_FSIZE``, as a full disk fails a
-write) for ``config.json`` and for a checkpoint, and a read-only bind mount for ``jaxgan eval`` and ``jaxgan
-sample``. Each ends in one line with the cause and what is intact, exit status 1, and leaves no temporary file;
+write) for ``config.json`` and for a checkpoint, a full tmpfs for later checkpoints, and a read-only bind mount
+for ``jaxgan eval`` and ``jaxgan sample``. Each ends in one line with the cause and what is intact, exit status 1, and leaves no temporary file;
 eval prints its values before it tries to write. ``report.json`` is strict JSON."""
 
 import json
@@ -44,12 +44,61 @@ def test_a_checkpoint_that_cannot_be_written_is_one_line_with_its_cause(tmp_path
     workdir = tmp_path / "w"
     rc, _, err = _limited(3000, "train", "--workdir", str(workdir), *SMALL, "--quiet")
     assert (rc, err) == (1, f"jaxgan: error: a checkpoint could not be written to {workdir / 'checkpoints'} "
-                            "(OSError: [Errno 27] File too large); the committed checkpoints (steps []) are intact\n")
+                            "(File too large); the committed checkpoints (steps []) are intact\n")
     assert json.loads((workdir / "config.json").read_text())["steps"] == 60
     # saves are asynchronous: the failure of step 20's surfaces at a later save or at the end
     logged = [json.loads(ln)["step"] for ln in (workdir / "metrics.jsonl").read_text().splitlines()]
     assert logged in ([20], [20, 40], [20, 40, 60])
     assert _hidden(workdir) == []
+
+
+def _in_own_mounts(script: str, *args: str) -> subprocess.CompletedProcess:
+    """``sh -c SCRIPT ARGS`` in a mount namespace of its own (``$PYTHON`` is this Python)."""
+    if shutil.which("unshare") is None or subprocess.run(["unshare", "-m", "true"]).returncode != 0:
+        pytest.skip("needs unshare -m (a mount namespace) for a full or read-only file system")
+    return subprocess.run(["unshare", "-m", "sh", "-c", script, "sh", *args], capture_output=True, text=True,
+                          cwd=ROOT, env={**ENV, "PYTHON": sys.executable}, timeout=300)
+
+
+def test_a_full_disk_keeps_the_committed_checkpoints_and_says_so(tmp_path):
+    """A 400 KiB tmpfs holds three checkpoints of this run (124 KiB each); the fourth fails."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    workdir = disk / "w"
+    script = ('mount -t tmpfs -o size=400k tmpfs "$1" && shift && "$PYTHON" -m jaxgan.cli "$@"; '
+              'echo "rc=$?"; ls "$3/checkpoints"')
+    proc = _in_own_mounts(script, str(disk), "train", "--workdir", str(workdir), *SMALL, "--steps", "200",
+                          "--set", "keep_checkpoints=10", "--quiet")
+    listing = proc.stdout.splitlines()
+    assert listing[0] == "rc=1", proc.stderr
+    committed = sorted(int(name) for name in listing[1:] if name.isdigit())
+    assert committed[:2] == [20, 40] and committed == list(range(20, 20 * len(committed) + 1, 20))
+    assert proc.stderr == (f"jaxgan: error: a checkpoint could not be written to {workdir / 'checkpoints'} (No "
+                           f"space left on device); the committed checkpoints (steps {committed}) are intact\n")
+
+
+_UNRAISABLE = """
+import sys
+from jaxgan import cli
+cli._drop_closed_loop_reports()
+
+
+class Loop:
+    def __init__(self, message):
+        self.message = message
+
+    def __del__(self):
+        raise RuntimeError(self.message)
+
+
+Loop("Event loop is closed")
+Loop("something else")
+"""
+
+
+def test_closed_event_loop_reports_are_dropped_and_others_kept():
+    err = subprocess.run([sys.executable, "-c", _UNRAISABLE], capture_output=True, text=True, check=True).stderr
+    assert "RuntimeError: something else" in err and "Event loop is closed" not in err
 
 
 @pytest.fixture(scope="module")
@@ -73,13 +122,9 @@ def test_report_json_is_strict_json(trained):
 
 
 def _read_only(workdir, *args: str) -> tuple[int, str, str]:
-    """``jaxgan ARGS`` in a mount namespace of its own where ``workdir`` is a read-only bind mount of itself."""
-    if shutil.which("unshare") is None or subprocess.run(["unshare", "-m", "true"]).returncode != 0:
-        pytest.skip("needs unshare -m (mount namespaces) for a read-only file system")
-    script = (f'mount --bind "{workdir}" "{workdir}" && mount -o remount,bind,ro "{workdir}" && '
-              f'exec "{sys.executable}" -m jaxgan.cli "$@"')
-    proc = subprocess.run(["unshare", "-m", "sh", "-c", script, "sh", *args], capture_output=True, text=True,
-                          cwd=ROOT, env=ENV, timeout=300)
+    """``jaxgan ARGS`` where ``workdir`` is a read-only bind mount of itself."""
+    script = 'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && shift && exec "$PYTHON" -m jaxgan.cli "$@"'
+    proc = _in_own_mounts(script, str(workdir), *args)
     return proc.returncode, proc.stdout, proc.stderr
 
 
