@@ -148,3 +148,50 @@ def test_two_train_runs_on_one_workdir_are_kept_apart(tmp_path):
     assert len(list((workdir / "tensorboard").iterdir())) == 1
     assert json.loads((workdir / "config.json").read_text())["seed"] == 3
     assert not [p.name for p in workdir.iterdir() if p.name.startswith(".")]
+
+
+MULTI_HOST = """
+import sys
+from pathlib import Path
+from jaxgan import loop, parallel
+parallel.initialize_distributed()  # JAXGAN_COORDINATOR, JAXGAN_NUM_PROCESSES, JAXGAN_PROCESS_ID
+try:
+    held = loop.lock_workdir(Path(sys.argv[1]), warn=print)
+except loop.SetupError as e:
+    print(f"{type(e).__name__}: {e}")
+else:
+    print("held" if held is not None else "not held", flush=True)
+    if held is not None:
+        held.release()
+"""
+
+
+def _two_processes(workdir: Path, port: int) -> list[str]:
+    procs = [
+        subprocess.Popen([sys.executable, "-c", MULTI_HOST, str(workdir)], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True,
+                         env={**os.environ, "JAX_PLATFORMS": "cpu", "JAXGAN_COORDINATOR": f"localhost:{port}",
+                              "JAXGAN_NUM_PROCESSES": "2", "JAXGAN_PROCESS_ID": str(i)})
+        for i in range(2)
+    ]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    return [out.strip().splitlines()[-1] for out, _ in outs]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return s.getsockname()[1]
+
+
+def test_on_a_shared_multi_host_workdir_only_process_0_takes_the_lock(tmp_path):
+    workdir = tmp_path / "w"
+    assert _two_processes(workdir, _free_port()) == ["held", "not held"]
+    other = lock.Holder(1, "node-7", "2026-12-01 10:00:00 UTC")
+    assert list(workdir.iterdir()) == []  # process 0 released its lock
+    (workdir / lock.LOCK_NAME).write_text(json.dumps(other.__dict__))
+    assert _two_processes(workdir, _free_port()) == [
+        f"WorkdirBusyError: {_busy(workdir, other)}",
+        f"WorkdirBusyError: workdir {workdir} cannot be locked by process 0 (see its message)",
+    ]
