@@ -300,9 +300,10 @@ class Checkpointer:
 
     def _write_error(self, e: BaseException) -> CheckpointWriteError:
         self._manager.reload()
+        steps = self.steps()
+        intact = f"the committed checkpoints (steps {steps}) are intact" if steps else "none had been committed yet"
         return CheckpointWriteError(
-            f"a checkpoint could not be written to {self.directory} ({os_cause(e) or error_summary(e)}); the "
-            f"committed checkpoints (steps {self.steps()}) are intact"
+            f"a checkpoint could not be written to {self.directory} ({os_cause(e) or error_summary(e)}); {intact}"
         )
 
     def should_stop(self, chunk: int, signalled: bool) -> bool:

@@ -1,7 +1,8 @@
 """Writes that fail (issue 21), on real file systems: a file-size limit (``RLIMIT_FSIZE``, as a full disk fails a
 write) for ``config.json`` and for a checkpoint, a full tmpfs for later checkpoints, and a read-only bind mount
-for ``jaxgan eval`` and ``jaxgan sample``. Each ends in one line with the cause and what is intact, exit status 1, and leaves no temporary file;
-eval prints its values before it tries to write. ``report.json`` is strict JSON."""
+for ``jaxgan eval`` and ``jaxgan sample``. Each ends in one line with the cause and what is intact, exit status
+1, and leaves no temporary file; eval prints its values before it tries to write. ``report.json`` is strict
+JSON."""
 
 import json
 import resource
@@ -44,7 +45,7 @@ def test_a_checkpoint_that_cannot_be_written_is_one_line_with_its_cause(tmp_path
     workdir = tmp_path / "w"
     rc, _, err = _limited(3000, "train", "--workdir", str(workdir), *SMALL, "--quiet")
     assert (rc, err) == (1, f"jaxgan: error: a checkpoint could not be written to {workdir / 'checkpoints'} "
-                            "(File too large); the committed checkpoints (steps []) are intact\n")
+                            "(File too large); none had been committed yet\n")
     assert json.loads((workdir / "config.json").read_text())["steps"] == 60
     # saves are asynchronous: the failure of step 20's surfaces at a later save or at the end
     logged = [json.loads(ln)["step"] for ln in (workdir / "metrics.jsonl").read_text().splitlines()]
