@@ -5,27 +5,30 @@ for ``jaxgan eval`` and ``jaxgan sample``. Each ends in one line with the cause 
 JSON."""
 
 import json
-import resource
 import shutil
-import signal
 import subprocess
 import sys
 
 import pytest
 from test_cli import ENV, ROOT, SMALL, _finish, _start
 
+# Sets the limit, then becomes `python -m jaxgan.cli ARGS` (a preexec_fn would run Python in a fork of this
+# multithreaded test process). SIGXFSZ ignored: a write past the limit then fails with EFBIG instead of stopping.
+_LIMITED = """
+import os, resource, signal, sys
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+limit = int(sys.argv[1])
+resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+os.execv(sys.executable, [sys.executable, "-m", "jaxgan.cli", *sys.argv[2:]])
+"""
+
 
 def _limited(limit: int, *args: str) -> tuple[int, str, str]:
     """``jaxgan ARGS`` with files limited to ``limit`` bytes: a write past it fails with EFBIG, File too large."""
-
-    def limit_files():
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # else the kernel stops the process instead
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
-
     # no compilation cache: its files would hit the limit too
     env = {k: v for k, v in ENV.items() if not k.startswith("JAX_COMPILATION_CACHE")}
-    proc = subprocess.run([sys.executable, "-m", "jaxgan.cli", *args], capture_output=True, text=True, cwd=ROOT,
-                          env={**env, "JAX_ENABLE_COMPILATION_CACHE": "false"}, preexec_fn=limit_files, timeout=300)
+    proc = subprocess.run([sys.executable, "-c", _LIMITED, str(limit), *args], capture_output=True, text=True,
+                          cwd=ROOT, env={**env, "JAX_ENABLE_COMPILATION_CACHE": "false"}, timeout=300)
     return proc.returncode, proc.stdout, proc.stderr
 
 
