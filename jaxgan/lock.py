@@ -120,8 +120,8 @@ def acquire(workdir: str | Path, *, warn: Callable[[str], None] = print) -> Work
     me = Holder(os.getpid(), socket.gethostname(), time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
                 _process_start(os.getpid()))
     tmp = workdir / f"{LOCK_NAME}.{me.pid}-{uuid.uuid4().hex[:8]}"
-    tmp.write_text(json.dumps(dataclasses.asdict(me)) + "\n")
     try:
+        tmp.write_text(json.dumps(dataclasses.asdict(me)) + "\n")
         for _ in range(10):
             try:
                 os.link(tmp, path)  # atomic: fails when the lock exists, and the lock is never seen half-written
