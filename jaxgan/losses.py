@@ -37,8 +37,11 @@ class GANLoss(NamedTuple):
     Attributes:
       name: the family's name in :data:`LOSSES`.
       discriminator: ``(d_real, d_fake, loss_state) -> scalar`` that the discriminator minimizes.
-      generator: ``(d_real, d_fake, loss_state) -> scalar`` that the generator minimizes; ``d_real`` is
-        ``None`` when ``generator_uses_real`` is False.
+      generator: ``(d_real, d_fake, loss_state, weights=None) -> scalar`` that the generator minimizes;
+        ``d_real`` is ``None`` when ``generator_uses_real`` is False. Families whose generator loss is a mean over
+        samples take per-sample ``weights [batch]`` and return the weighted mean ``sum(w l) / sum(w)`` (TF-GAN's
+        losses take weights for the same reason): top-k training passes a 0/1 mask. Families whose generator
+        term couples samples (``generator_uses_real``) take no weights.
       init_state: ``() -> loss_state`` (``{}`` when stateless).
       update_state: ``(loss_state, d_real, d_fake) -> (loss_state, metrics)``, called after each discriminator
         update with that update's outputs; stateless families return ``(loss_state, {})``.
@@ -58,8 +61,16 @@ def _float(x: Array) -> Array:
     return x.astype(jnp.promote_types(x.dtype, jnp.float32))
 
 
-def _mean(x: Array) -> Array:
-    return jnp.mean(_float(x))
+def _mean(x: Array, weights: Array | None = None) -> Array:
+    """The mean of ``x``; with per-sample ``weights [batch]`` the weighted mean ``sum(w x) / sum(w)``.
+
+    Samples of weight 0 take no part, even when their value is not finite (a 0/1 mask selects samples: top-k).
+    """
+    x = _float(x)
+    if weights is None:
+        return jnp.mean(x)
+    w = jnp.broadcast_to(jnp.reshape(_float(weights), (-1,) + (1,) * (x.ndim - 1)), x.shape)
+    return jnp.sum(jnp.where(w != 0, w * x, 0.0)) / jnp.sum(w)
 
 
 # ------------------------------------------------------------------------------------------ minimax / NS-GAN
@@ -89,7 +100,7 @@ def minimax_discriminator_loss(real_logits: Array, fake_logits: Array, label_smo
     return _mean(real_term) + _mean(jax.nn.softplus(_float(fake_logits)))
 
 
-def minimax_generator_loss(fake_logits: Array) -> Array:
+def minimax_generator_loss(fake_logits: Array, weights: Array | None = None) -> Array:
     """Saturating generator loss of the original minimax game (Goodfellow et al. 2014).
 
     ``L_G = E log(1 - D(G(z)))``. Its gradient vanishes as ``D(G(z)) -> 0``, i.e. early in training; prefer
@@ -98,10 +109,10 @@ def minimax_generator_loss(fake_logits: Array) -> Array:
     Args:
       fake_logits: ``[batch]`` logits on generated data.
     """
-    return -_mean(jax.nn.softplus(_float(fake_logits)))
+    return -_mean(jax.nn.softplus(_float(fake_logits)), weights)
 
 
-def non_saturating_generator_loss(fake_logits: Array) -> Array:
+def non_saturating_generator_loss(fake_logits: Array, weights: Array | None = None) -> Array:
     """Non-saturating generator loss (Goodfellow et al. 2014, Sec. 3; TF-GAN's ``modified_generator_loss``).
 
     ``L_G = -E log D(G(z))``: same fixed point as the minimax game, strong gradients when D rejects fakes.
@@ -109,7 +120,7 @@ def non_saturating_generator_loss(fake_logits: Array) -> Array:
     Args:
       fake_logits: ``[batch]`` logits on generated data.
     """
-    return _mean(jax.nn.softplus(-_float(fake_logits)))
+    return _mean(jax.nn.softplus(-_float(fake_logits)), weights)
 
 
 # ---------------------------------------------------------------------------------------------- Wasserstein
@@ -128,13 +139,13 @@ def wasserstein_discriminator_loss(real_scores: Array, fake_scores: Array) -> Ar
     return _mean(fake_scores) - _mean(real_scores)
 
 
-def wasserstein_generator_loss(fake_scores: Array) -> Array:
+def wasserstein_generator_loss(fake_scores: Array, weights: Array | None = None) -> Array:
     """Generator loss of WGAN (Arjovsky et al. 2017): ``L_G = -E D(G(z))``.
 
     Args:
       fake_scores: ``[batch]`` critic outputs on generated data.
     """
-    return -_mean(fake_scores)
+    return -_mean(fake_scores, weights)
 
 
 # -------------------------------------------------------------------------------------------- least squares
@@ -156,14 +167,14 @@ def least_squares_discriminator_loss(
     return 0.5 * _mean((_float(real_scores) - b) ** 2) + 0.5 * _mean((_float(fake_scores) - a) ** 2)
 
 
-def least_squares_generator_loss(fake_scores: Array, c: float = 1.0) -> Array:
+def least_squares_generator_loss(fake_scores: Array, c: float = 1.0, weights: Array | None = None) -> Array:
     """Generator loss of LSGAN (Mao et al. 2017): ``L_G = 1/2 E (D(G(z)) - c)^2``.
 
     Args:
       fake_scores: ``[batch]`` discriminator outputs on generated data.
       c: the value the generator wants D to output on fakes.
     """
-    return 0.5 * _mean((_float(fake_scores) - c) ** 2)
+    return 0.5 * _mean((_float(fake_scores) - c) ** 2, weights)
 
 
 # ---------------------------------------------------------------------------------------------------- hinge
@@ -181,13 +192,13 @@ def hinge_discriminator_loss(real_scores: Array, fake_scores: Array) -> Array:
     return _mean(jax.nn.relu(1.0 - _float(real_scores))) + _mean(jax.nn.relu(1.0 + _float(fake_scores)))
 
 
-def hinge_generator_loss(fake_scores: Array) -> Array:
+def hinge_generator_loss(fake_scores: Array, weights: Array | None = None) -> Array:
     """Hinge generator loss (Lim & Ye 2017): ``L_G = -E D(G(z))``.
 
     Args:
       fake_scores: ``[batch]`` discriminator outputs on generated data.
     """
-    return -_mean(fake_scores)
+    return -_mean(fake_scores, weights)
 
 
 # ---------------------------------------------------------------------------------- relativistic average
@@ -272,7 +283,7 @@ def fgan_discriminator_loss(real_scores: Array, fake_scores: Array, divergence: 
     return -fgan_objective(real_scores, fake_scores, divergence)
 
 
-def fgan_generator_loss(fake_scores: Array, divergence: str) -> Array:
+def fgan_generator_loss(fake_scores: Array, divergence: str, weights: Array | None = None) -> Array:
     """f-GAN generator loss with the paper's trick (Nowozin et al. 2016, Sec. 3.2).
 
     ``L_G = -E_Q[g_f(V(G(z)))]``.
@@ -283,7 +294,7 @@ def fgan_generator_loss(fake_scores: Array, divergence: str) -> Array:
       fake_scores: ``[batch]`` raw outputs ``V(G(z))`` on generated data.
       divergence: a key of :data:`F_DIVERGENCES`.
     """
-    return -_mean(F_DIVERGENCES[divergence].activation(_float(fake_scores)))
+    return -_mean(F_DIVERGENCES[divergence].activation(_float(fake_scores)), weights)
 
 
 # ---------------------------------------------------------------------------------------------------- BEGAN
@@ -303,9 +314,9 @@ def began_discriminator_loss(real_errors: Array, fake_errors: Array, k: Array) -
     return _mean(real_errors) - k * _mean(fake_errors)
 
 
-def began_generator_loss(fake_errors: Array) -> Array:
+def began_generator_loss(fake_errors: Array, weights: Array | None = None) -> Array:
     """BEGAN generator loss (Berthelot et al. 2017): ``L_G = E L(G(z))``."""
-    return _mean(fake_errors)
+    return _mean(fake_errors, weights)
 
 
 def began_update_k(
@@ -364,27 +375,27 @@ def _smoothed_d_loss(label_smoothing: float):
 
 def _minimax(label_smoothing: float = 0.0) -> GANLoss:
     d_loss = _smoothed_d_loss(label_smoothing)
-    return _stateless("minimax", d_loss, lambda r, f, s: minimax_generator_loss(f))
+    return _stateless("minimax", d_loss, lambda r, f, s, weights=None: minimax_generator_loss(f, weights))
 
 
 def _non_saturating(label_smoothing: float = 0.0) -> GANLoss:
-    g_loss = lambda r, f, s: non_saturating_generator_loss(f)
+    g_loss = lambda r, f, s, weights=None: non_saturating_generator_loss(f, weights)
     return _stateless("non_saturating", _smoothed_d_loss(label_smoothing), g_loss)
 
 
 def _wasserstein() -> GANLoss:
-    g_loss = lambda r, f, s: wasserstein_generator_loss(f)
+    g_loss = lambda r, f, s, weights=None: wasserstein_generator_loss(f, weights)
     return _stateless("wasserstein", wasserstein_discriminator_loss, g_loss)
 
 
 def _least_squares(a: float = 0.0, b: float = 1.0, c: float = 1.0) -> GANLoss:
     a, b, c = _check("a", a), _check("b", b), _check("c", c)
     d_loss = lambda r, f: least_squares_discriminator_loss(r, f, a, b)
-    return _stateless("least_squares", d_loss, lambda r, f, s: least_squares_generator_loss(f, c))
+    return _stateless("least_squares", d_loss, lambda r, f, s, weights=None: least_squares_generator_loss(f, c, weights))
 
 
 def _hinge() -> GANLoss:
-    return _stateless("hinge", hinge_discriminator_loss, lambda r, f, s: hinge_generator_loss(f))
+    return _stateless("hinge", hinge_discriminator_loss, lambda r, f, s, weights=None: hinge_generator_loss(f, weights))
 
 
 def _relativistic_average() -> GANLoss:
@@ -397,7 +408,7 @@ def _fgan(divergence: str, generator_trick: bool = True) -> GANLoss:
         raise ValueError(f"hyperparameter generator_trick={generator_trick!r} must be a bool")
     d_loss = lambda r, f: fgan_discriminator_loss(r, f, divergence)
     if generator_trick:
-        g_loss = lambda r, f, s: fgan_generator_loss(f, divergence)
+        g_loss = lambda r, f, s, weights=None: fgan_generator_loss(f, divergence, weights)
     else:
         g_loss = lambda r, f, s: fgan_objective(r, f, divergence)
     return _stateless(f"fgan_{divergence}", d_loss, g_loss, generator_uses_real=not generator_trick)
@@ -414,7 +425,7 @@ def _began(gamma: float = 0.5, lambda_k: float = 0.001, k0: float = 0.0) -> GANL
     return GANLoss(
         name="began",
         discriminator=lambda r, f, s: began_discriminator_loss(r, f, s["k"]),
-        generator=lambda r, f, s: began_generator_loss(f),
+        generator=lambda r, f, s, weights=None: began_generator_loss(f, weights),
         init_state=lambda: {"k": jnp.asarray(k0, jnp.float32)},
         update_state=update_state,
     )

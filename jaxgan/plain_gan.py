@@ -57,14 +57,22 @@ def top_k_schedule(
     return fraction
 
 
-def top_k_mean(per_sample: Array, scores: Array, fraction: Array) -> Array:
-    """Mean of ``per_sample`` over the ``ceil(fraction * B)`` entries with the highest ``scores``."""
+def top_k_weights(scores: Array, fraction: Array) -> Array:
+    """A ``[B]`` float 0/1 mask of the ``ceil(fraction * B)`` entries of ``scores [B]`` that are highest (most real
+    first; ties keep their order): the per-sample weights of top-k training."""
+    scores = jnp.reshape(jax.lax.stop_gradient(scores), (-1,))
     b = scores.shape[0]
     # ceil with a tolerance, so that 0.5 * 64 is 32 although 0.5 * 64 may round above 32 in float32
     k = jnp.clip(jnp.ceil(jnp.asarray(fraction, jnp.float32) * b - 1e-4), 1, b).astype(jnp.int32)
-    order = jnp.argsort(-jax.lax.stop_gradient(scores))  # most real first; ties keep their order
+    order = jnp.argsort(-scores)
     ranks = jnp.zeros((b,), jnp.int32).at[order].set(jnp.arange(b, dtype=jnp.int32))
-    return jnp.sum(jnp.where(ranks < k, per_sample, 0.0)) / k.astype(per_sample.dtype)
+    return (ranks < k).astype(jnp.float32)
+
+
+def top_k_mean(per_sample: Array, scores: Array, fraction: Array) -> Array:
+    """Mean of ``per_sample`` over the ``ceil(fraction * B)`` entries with the highest ``scores``."""
+    w = top_k_weights(scores, fraction)
+    return jnp.sum(jnp.where(w != 0, w * per_sample, 0.0)) / jnp.sum(w)
 
 
 def latents(ctx: Context, latent_fn: Callable[[Array], Array], key: Array, n: int) -> Array:
@@ -138,9 +146,8 @@ def generator_loss_fn(loss: GANLoss, latent_fn: Callable[[Array], Array],
             d_real, d_fake = None, ctx.apply("d", fake, labels, rng=jax.random.split(d_rng)[1])
         if top_k is None:
             value = loss.generator(d_real, d_fake, loss_state)
-        else:
-            per_sample = jax.vmap(lambda f: loss.generator(d_real, f[None], loss_state))(d_fake)
-            value = top_k_mean(per_sample, d_fake, top_k(ctx.step))
+        else:  # the loss's own weighted mean over a 0/1 mask of the samples D scores most real
+            value = loss.generator(d_real, d_fake, loss_state, weights=top_k_weights(d_fake, top_k(ctx.step)))
         return value, {"loss": value}
 
     return loss_fn

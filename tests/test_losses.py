@@ -285,3 +285,26 @@ def test_unknown_name_lists_every_valid_name():
 def test_bad_hyperparameters_raise(name, kwargs, mentions):
     with pytest.raises(ValueError, match=mentions):
         losses.get_loss(name, **kwargs)
+
+
+# ------------------------------------------------------------------------------------- per-sample weights
+
+WEIGHTED = ["minimax", "non_saturating", "wasserstein", "least_squares", "hinge", "fgan_kl", "fgan_js", "began"]
+
+
+@pytest.mark.parametrize("name", WEIGHTED)
+def test_generator_weights_give_the_weighted_mean_of_the_per_sample_losses(name):
+    loss = losses.get_loss(name)
+    fake = jnp.array([0.3, -1.2, 2.0, 0.7])
+    state = loss.init_state()
+    per_sample = np.array([float(loss.generator(None, fake[i:i + 1], state)) for i in range(4)])
+    w = jnp.array([1.0, 0.0, 2.0, 1.0])
+    expected = float(np.sum(np.asarray(w) * per_sample) / 4.0)
+    np.testing.assert_allclose(float(jax.jit(loss.generator)(None, fake, state, w)), expected, rtol=1e-6)
+    # unit weights are the plain mean; a mask ignores a sample whose loss is not finite
+    np.testing.assert_allclose(float(loss.generator(None, fake, state, jnp.ones(4))),
+                               float(loss.generator(None, fake, state)), rtol=1e-6)
+    bad = fake.at[1].set(jnp.inf if name != "began" else jnp.nan)
+    mask = jnp.array([1.0, 0.0, 1.0, 1.0])
+    np.testing.assert_allclose(float(loss.generator(None, bad, state, mask)),
+                               float(np.mean(per_sample[[0, 2, 3]])), rtol=1e-6)
