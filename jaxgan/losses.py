@@ -391,7 +391,8 @@ def _wasserstein() -> GANLoss:
 def _least_squares(a: float = 0.0, b: float = 1.0, c: float = 1.0) -> GANLoss:
     a, b, c = _check("a", a), _check("b", b), _check("c", c)
     d_loss = lambda r, f: least_squares_discriminator_loss(r, f, a, b)
-    return _stateless("least_squares", d_loss, lambda r, f, s, weights=None: least_squares_generator_loss(f, c, weights))
+    g_loss = lambda r, f, s, weights=None: least_squares_generator_loss(f, c, weights)
+    return _stateless("least_squares", d_loss, g_loss)
 
 
 def _hinge() -> GANLoss:
