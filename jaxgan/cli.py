@@ -214,7 +214,9 @@ def _eval_parser(sub) -> None:
                    help="comma-separated: fid|kid|pr|is followed by the sample count, e.g. fid10k,pr1k")
     p.add_argument("--features", default="auto",
                    help="auto (digit classifier for 10-class 1-channel data), digits, inception or identity")
-    p.add_argument("--inception-weights", default=None, help="the FID Inception-v3 weights (.npz)")
+    p.add_argument("--inception-weights", default=None,
+                   help="the FID Inception-v3 weights (.npz); default: the reference weights that "
+                        "`python -m jaxgan.metrics.inception_weights` installs")
     p.add_argument("--seed", type=int, default=0, help="seed of the generated samples")
 
 
