@@ -56,7 +56,7 @@ def _worker(args) -> dict:
     k = args.steps_per_call
 
     if exp.toy is not None:
-        call = dp.sampled_multi_step(exp.sample_toy_batch, exp.rows_per_step, k)
+        call = dp.sampled_multi_step(exp.task.sample_batch, exp.rows_per_step, k)
 
         def run(state, step):
             return call(state)

@@ -77,18 +77,7 @@ def make_extractor(
     _check_features_name(features)
     ds = exp.dataset
     if features == "auto":
-        if exp.toy is not None:
-            features = "identity"
-        elif ds.images.shape[-1] == 1 and ds.num_classes == 10:
-            features = "digits"
-        elif inception_weights is not None:
-            features = "inception"
-        else:
-            raise ValueError(
-                f"no default features for dataset {ds.name!r} ({ds.images.shape[-1]} channels, "
-                f"{ds.num_classes} classes): pass features='inception' with inception_weights=PATH "
-                "(jaxgan eval --inception-weights PATH), features='digits' for labelled data, or a function"
-            )
+        features = exp.task.default_features(inception_weights)
     if features == "identity":
         return registry.function_extractor(lambda x: np.reshape(x, (len(x), -1)), name="identity")
     if features == "inception":
@@ -137,12 +126,7 @@ def _real_data(exp: experiment.Experiment, specs, seed: int) -> tuple[np.ndarray
     """The real images (or toy samples) and their cache key."""
     if not any(s.family in registry.NEEDS_REAL for s in specs):
         return None, None
-    if exp.toy is not None:
-        n = max(s.num_samples for s in specs)
-        return np.asarray(exp.toy.sample(jax.random.PRNGKey(seed + 1), n)), None
-    from jaxgan.metrics import digits
-
-    return exp.dataset.images, digits.dataset_key(exp.dataset)
+    return exp.task.real_samples(max(s.num_samples for s in specs), seed)
 
 
 def evaluate_experiment(
@@ -260,8 +244,7 @@ def _num_real(spec: registry.MetricSpec, exp: experiment.Experiment) -> int:
     """The real images (toy: samples of the true distribution) a metric compares against."""
     if spec.family not in registry.NEEDS_REAL:
         return 0
-    available = spec.num_samples if exp.toy is not None else len(exp.dataset.images)
-    return min(spec.num_samples, available)
+    return exp.task.num_real(spec.num_samples)
 
 
 def _read_report(path: Path) -> dict[str, Any]:

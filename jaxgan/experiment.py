@@ -18,6 +18,8 @@ from jaxgan import adapters, augment, conditioning, losses, penalties, remedies,
 from jaxgan.config import Config, validate
 from jaxgan.data import toy
 from jaxgan.models import mlp
+from jaxgan.parallel import bn_axis_name
+from jaxgan.task import ImageTask, ToyTask
 
 PENALTIES: dict[str, Callable[[float], penalties.Penalty]] = {
     "gp": lambda w: penalties.gradient_penalty(weight=w),
@@ -45,6 +47,8 @@ class Experiment(NamedTuple):
       batcher: the :class:`jaxgan.data.pipeline.Batcher` of image data (this process's rows), else ``None``.
       conditioning: the :class:`jaxgan.conditioning.Conditioning` (class labels or clusters) of conditional image
         runs, else ``None``.
+      task: the :class:`jaxgan.task.Task` that owns the data, the pictures and the evaluation (the loop, the
+        runner, sampling and evaluation ask it, never the fields above).
     """
 
     config: Config
@@ -61,6 +65,7 @@ class Experiment(NamedTuple):
     rows_per_step: int
     batcher: Any = None
     conditioning: conditioning.Conditioning | None = None
+    task: Any = None
 
     def host_batches(self, step: int, k: int) -> dict[str, np.ndarray]:
         """This process's rows of the real batches of steps ``step .. step + k - 1``, stacked ``[k, rows, ...]``."""
@@ -85,10 +90,6 @@ class Experiment(NamedTuple):
             c.seed, self.generator, self.discriminator, self.g_optimizer, self.d_optimizer,
             z=z, x=x, labels=labels, loss_state=self.loss.init_state(), ema=c.ema_decay is not None,
         )
-
-    def sample_toy_batch(self, keys: jax.Array) -> dict[str, jax.Array]:
-        """On-device real data for toy runs: one row per per-sample key."""
-        return {"x": jax.vmap(self.toy.sample_one)(keys)}
 
     def generate(self, state, key: jax.Array, n: int, labels: jax.Array | None = None) -> jax.Array:
         """``n`` samples from the sampling params (EMA when present), in inference mode."""
@@ -121,12 +122,6 @@ def _optimizer(c: Config, lr: float | optax.Schedule) -> optax.GradientTransform
     if c.optimizer == "sgd":
         return optax.sgd(lr)
     raise ValueError(f"config field optimizer must be adam, rmsprop or sgd; got {c.optimizer!r}")
-
-
-def bn_axis_name(c: Config) -> str | None:
-    """The axis batch norm averages its statistics over: the data axis in parallel runs with
-    ``cross_replica_bn``, else ``None`` (per-device statistics)."""
-    return train.DATA_AXIS if c.parallel != "none" and c.cross_replica_bn else None
 
 
 def _toy_nets(c: Config, dim: int):
@@ -226,29 +221,10 @@ def build(config: Config) -> Experiment:
     )
     # Building the step checks the remaining hyperparameters (n_critic, ema_decay, ...) on the host.
     train.make_train_step(generator, discriminator, loss, g_opt, d_opt, **step_kwargs)
+    rows = c.batch_size * c.n_critic
     return Experiment(
         config=c, generator=generator, discriminator=discriminator, loss=loss, g_optimizer=g_opt,
         d_optimizer=d_opt, step_kwargs=step_kwargs, latent_fn=latent_fn, data_shape=data_shape,
-        toy=toy_dist, dataset=dataset, rows_per_step=c.batch_size * c.n_critic, batcher=batcher,
-        conditioning=cond,
+        toy=toy_dist, dataset=dataset, rows_per_step=rows, batcher=batcher, conditioning=cond,
+        task=ToyTask(toy_dist, rows) if toy_dist is not None else ImageTask(dataset, batcher, cond, rows),
     )
-
-
-def evaluate_toy(exp: Experiment, state, n: int, seed: int = 1234) -> tuple[dict[str, Any], np.ndarray]:
-    """The PacGAN/VEEGAN mode-collapse evaluation on ``n`` generated samples (for mixtures), plus samples."""
-    from jaxgan.metrics import modes
-
-    samples = np.asarray(jax.jit(exp.generate, static_argnums=2)(state, jax.random.PRNGKey(seed), n))
-    t = exp.toy
-    if t.means is not None and len(t.means) > 1:
-        stats = modes.mode_collapse_stats(samples, t.means, t.std)
-        stats["total_modes"] = int(len(t.means))
-    else:
-        real = np.asarray(t.sample(jax.random.PRNGKey(seed + 1), n))
-        stats = {
-            "mean": samples.mean(0).tolist(),
-            "std": samples.std(0).tolist(),
-            "real_mean": real.mean(0).tolist(),
-            "real_std": real.std(0).tolist(),
-        }
-    return stats, samples

@@ -223,7 +223,7 @@ def _prepare_locked(exp, runner, workdir: Path, held, warn) -> Prepared:
             abstract,
             current,
             log=warn,
-            check_data=exp.batcher.restore if exp.batcher is not None else None,
+            check_data=exp.task.check_data,
             explain=lambda saved, leaf: _field_behind(exp.config, abstract, saved, leaf),
         )
     except checkpoint.CheckpointError as e:
@@ -364,8 +364,7 @@ def _train(run: Prepared, stop: StopRequest, t0: float, *, quiet: bool, progress
                 _write_samples(exp, runner.get(state), workdir / "samples" / f"step_{step:07d}.png", step)
             stop_now = ckpt.should_stop(chunk, stop.signal is not None)
             if step // c.checkpoint_every > prev // c.checkpoint_every or stop_now or step == c.steps:
-                data = exp.batcher.position(step) if exp.batcher is not None else {"step": step}
-                ckpt.save(step, runner.get(state), current, data=data)
+                ckpt.save(step, runner.get(state), current, data=exp.task.data_position(step))
                 last_saved = step
                 if eval_hook is not None and not stop_now and step < c.steps:
                     values = eval_hook(exp, runner.get(state), workdir)
@@ -401,16 +400,7 @@ def _train(run: Prepared, stop: StopRequest, t0: float, *, quiet: bool, progress
             "skipped_updates": {"d": int(host_state.d_skipped), "g": int(host_state.g_skipped)},
         }
         if primary:
-            if exp.toy is not None:
-                stats, samples = experiment.evaluate_toy(exp, host_state, c.eval_samples)
-                report["eval"] = stats
-                if exp.toy.dim == 2:
-                    write_file(workdir / "samples.png",
-                               lambda tmp: plots.scatter_2d(samples, exp.toy.means, tmp, title=f"{c.name} final"))
-            else:
-                from jaxgan import vision
-
-                report["eval"] = vision.evaluate(exp, host_state, workdir)
+            report["eval"] = exp.task.final_eval(exp, host_state, workdir, write_file)
             if eval_hook is not None:
                 report["eval"].update(eval_hook(exp, host_state, workdir))
             _write_samples(exp, host_state, workdir / "samples" / f"step_{step:07d}.png", step)

@@ -127,6 +127,12 @@ def data_mesh(num_devices: int | None = None) -> Mesh:
     return Mesh(np.array(data_devices(num_devices)), (DATA_AXIS,))
 
 
+def bn_axis_name(c) -> str | None:
+    """The axis batch norm averages its statistics over for config ``c``: the data axis in parallel runs with
+    ``cross_replica_bn``, else ``None`` (per-device statistics)."""
+    return DATA_AXIS if c.parallel != "none" and c.cross_replica_bn else None
+
+
 def make_replicas(num_devices: int) -> train.Replicas:
     """The :class:`jaxgan.train.Replicas` of a step that runs on ``num_devices`` data-parallel devices."""
     return train.Replicas(
@@ -551,15 +557,7 @@ def make_runner(exp, mode: str = "none") -> Runner:
     dp = DataParallel(exp.make_train_step, mode, devices, n_critic=c.n_critic)
 
     def run(state, step, k):
-        if exp.toy is not None:
-            return dp.sampled_multi_step(exp.sample_toy_batch, exp.rows_per_step, k)(state)
-        # Image steps are dispatched one by one (asynchronously, no host sync in between) rather than scanned:
-        # on XLA's CPU backend convolutions inside a scan's loop body ran ~10x slower than the same step
-        # called on its own (dcgan_mnist: 5.5 s against 0.45 s per step, jax 0.10.2, 2-core CPU).
-        metrics = None
-        for i in range(k):
-            state, metrics = dp.step(state, dp.shard(exp.batcher.batch(step + i)))
-        return state, metrics
+        return exp.task.run(dp, state, step, k)  # the task knows its data: on-device toy draws, host batches
 
     def metrics_to_host(metrics) -> dict[str, float]:
         return {name: float(np.asarray(v).reshape(-1)[-1]) for name, v in dp.get(metrics).items()}

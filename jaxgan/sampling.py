@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 
-from jaxgan import checkpoint, experiment, plots
+from jaxgan import checkpoint, experiment
 from jaxgan.config import from_dict
 
 
@@ -94,21 +94,7 @@ def write_samples(
     if suffix == ".npy":
         np.save(out, generate(exp, state, n, seed))
         return out
-    if exp.toy is None:
-        return _write_image_png(exp, state, out, n, seed)
-    samples = generate(exp, state, n, seed)
-    if exp.toy.dim == 2:
-        return plots.scatter_2d(samples, exp.toy.means, out, title=title)
-    real = np.asarray(exp.toy.sample(jax.random.PRNGKey(seed + 1), n))
-    return plots.histogram_1d(samples[:, 0], real[:, 0], out, title=title)
-
-
-def _write_image_png(exp: experiment.Experiment, state, out: Path, n: int, seed: int) -> Path:
-    """A square grid of about ``n`` samples (one row per class for class-conditional models)."""
-    from jaxgan import vision
-
-    side = max(1, min(int(np.sqrt(n)), 32))
-    return vision.write_sample_grid(exp, state, out, rows=side, cols=side, seed=seed)
+    return exp.task.write_picture(exp, state, out, n, seed, title)
 
 
 SAMPLE_MODES = ("grid", "interp", "arith")
@@ -157,7 +143,7 @@ def write_latent_picture(
     """
     from jaxgan import latent, plots, vision
 
-    if exp.toy is not None:
+    if not exp.task.has_images:
         raise ValueError("latent pictures are for image runs; toy runs write scatters (use --mode grid)")
     if mode not in SAMPLE_MODES:
         raise ValueError(f"unknown sample mode {mode!r}; modes: {', '.join(SAMPLE_MODES)}")

@@ -40,7 +40,7 @@ def load_data(c: Config) -> images.ImageDataset:
 def build_modules(c: Config, dataset: images.ImageDataset, num_classes: int | None = None):
     """The generator and discriminator Linen modules of ``config.model`` for ``dataset``'s image shape,
     conditioned on ``num_classes`` labels (class labels or clusters, :mod:`jaxgan.conditioning`) unless ``None``."""
-    from jaxgan.experiment import bn_axis_name
+    from jaxgan.parallel import bn_axis_name
 
     _, h, w, ch = dataset.images.shape
     if h != w:

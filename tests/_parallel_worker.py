@@ -122,10 +122,12 @@ def runner_run(mode, host_data, **overrides):
     path, each process reading its own rows; the global batches are ``global_batches()``) instead of toy data
     drawn on device."""
     from jaxgan import parallel
+    from jaxgan.task import ImageTask
 
     exp = experiment_for(mode, **overrides)
-    if host_data:
-        exp = exp._replace(toy=None, batcher=batcher(exp)[1])
+    if host_data:  # the image task's host batches, over the toy data
+        host = batcher(exp)[1]
+        exp = exp._replace(toy=None, batcher=host, task=ImageTask(None, host, None, exp.rows_per_step))
     runner = parallel.make_runner(exp, mode)
     state, metrics = runner.run(runner.put(exp.init_state()), 0, STEPS)
     out = result(runner.get(state))
