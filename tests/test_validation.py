@@ -118,6 +118,9 @@ def test_bad_input_from_the_issue_is_one_line_and_exit_2_and_writes_nothing(tmp_
         ("--set", f"data=npz:{rgb}", "--set", "channels=1", "--set", "batch_size=8"):
             f"config field channels is 1 but data 'npz:{rgb}' has 3-channel images (shape [16, 8, 8, 3]); "
             "set channels=3 (or null to follow the data), or convert the data",
+        ("--config", "dcgan_mnist", "--set", f"data=npz:{rgb}", "--set", "batch_size=8"):  # the MNIST configs say 1
+            f"config field channels is 1 but data 'npz:{rgb}' has 3-channel images (shape [16, 28, 28, 3]); "
+            "set channels=3 (or null to follow the data), or convert the data",
         ("--set", f"data=idx:{idx_file}", "--set", "batch_size=8"):
             f"IDX data names a folder, and {idx_file} is a file: give the folder that holds it ({tmp_path})",
     }

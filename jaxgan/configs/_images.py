@@ -15,6 +15,7 @@ def image_config(name: str, **overrides) -> Config:
         name=name,
         data="mnist",
         image_size=28,
+        channels=1,  # MNIST-format digits: an RGB source is refused instead of training a 3-channel model
         model="dcgan",
         batch_size=64,
         latent_dim=100,
