@@ -320,7 +320,9 @@ def measure_workdir(
     Returns:
       ``(values, info)``: the new values, ``{"fid10k": ..., "kid10k": ..., "kid10k_std": ...,
       "pr10k_precision": ..., ...}``, as :func:`merge_report` writes them under ``report.json["eval"]``, and
-      ``{metric: {"step": ..., "features": ..., ...}}`` for ``["eval_info"]``.
+      ``{metric: {"step": ..., "features": ..., ...}}`` for ``["eval_info"]``. Features named explicitly that
+      are not the run's default (``"auto"``) put their name in the keys: ``fid10k_inception``,
+      ``kid10k_inception_std``, so that they sit beside the default's values instead of replacing them.
 
     Raises:
       ValueError: an unknown metric or features name (before anything is loaded), missing Inception weights,
@@ -359,6 +361,7 @@ def measure_workdir(
         if caches != workdir:
             shutil.rmtree(caches, ignore_errors=True)
     seconds = round(time.time() - t0, 2)
+    values, renamed = _name_by_features(values, specs, features, exp, inception_weights)
     info = {
         s.name: {
             "step": int(step),
@@ -371,7 +374,27 @@ def measure_workdir(
         }
         for s in specs
     }
-    return values, info
+    return values, {renamed.get(k, k): v for k, v in info.items()}
+
+
+def _name_by_features(values, specs, features, exp, inception_weights) -> tuple[dict[str, float], dict[str, str]]:
+    """Values measured in a feature space other than the run's default get the space in their names
+    (``fid10k_inception``, ``kid10k_inception_std``), so that they never overwrite the default's under the same
+    key in ``report.json``. Returns the values and ``{metric: new name}``."""
+    if not isinstance(features, str) or features == "auto":
+        return values, {}
+    try:
+        default = exp.task.default_features(inception_weights)
+    except ValueError:
+        default = None
+    if features == default:
+        return values, {}
+    renamed = {s.name: f"{s.name}_{features}" for s in specs}
+    out = {}
+    for key, value in values.items():
+        metric = next(m for m in sorted(renamed, key=len, reverse=True) if key.startswith(m))
+        out[renamed[metric] + key[len(metric):]] = value
+    return out, renamed
 
 
 def _cache_root(workdir: Path) -> Path:

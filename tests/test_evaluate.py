@@ -97,6 +97,15 @@ def test_evaluate_workdir_writes_metrics_into_report(run, tiny_classifier):
     assert report["eval"]["kid200"] == pytest.approx(values["kid200"], rel=1e-12)
     assert set(report["eval_info"]) == {"fid100", "fid200", "kid200", "pr200", "is200"}
 
+    # features other than the run's default (digits here) name themselves and never replace the default's values
+    flat = evaluate.evaluate_workdir(workdir, "fid100,kid100", features="identity", progress=False)
+    assert set(flat) == {"fid100_identity", "kid100_identity", "kid100_identity_std"}
+    report = json.loads((workdir / "report.json").read_text())
+    assert report["eval"]["fid100"] == pytest.approx(again["fid100"], rel=1e-12)
+    assert report["eval"]["fid100_identity"] == pytest.approx(flat["fid100_identity"], rel=1e-12)
+    assert flat["fid100_identity"] != pytest.approx(again["fid100"], rel=1e-3)
+    assert report["eval_info"]["fid100_identity"]["features"] == "identity"
+
 
 def test_errors(run, tmp_path, monkeypatch):
     workdir, _ = run
