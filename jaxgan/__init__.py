@@ -22,8 +22,9 @@ _EXPORTS = {
         "Penalty", "dragan_penalty", "gradient_penalty", "r1_penalty", "r2_penalty", "weight_clipping",
     ),
     "jaxgan.state": ("GANState", "create_state", "init_state"),
+    "jaxgan.context": ("Context",),
     "jaxgan.system": (
-        "Context", "Player", "System", "SystemState", "create_system_state", "init_system_state", "make_system_step",
+        "Player", "System", "SystemState", "create_system_state", "init_system_state", "make_system_step",
     ),
     "jaxgan.plain_gan": ("gan",),
     "jaxgan.train": (
@@ -36,6 +37,7 @@ _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in nam
 if TYPE_CHECKING:
     from jaxgan.adapters import Net, from_function, from_linen, from_nnx
     from jaxgan.config import Config, apply_overrides, load_config
+    from jaxgan.context import Context
     from jaxgan.losses import LOSSES, GANLoss, get_loss
     from jaxgan.penalties import (
         Penalty,
@@ -48,7 +50,6 @@ if TYPE_CHECKING:
     from jaxgan.plain_gan import gan
     from jaxgan.state import GANState, create_state, init_state
     from jaxgan.system import (
-        Context,
         Player,
         System,
         SystemState,

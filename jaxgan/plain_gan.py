@@ -22,10 +22,11 @@ import jax.numpy as jnp
 import optax
 
 from jaxgan.adapters import Net
+from jaxgan.context import Context
 from jaxgan.losses import GANLoss, get_loss
 from jaxgan.penalties import Penalty
 from jaxgan.state import GANState
-from jaxgan.system import Context, Player, System, SystemState
+from jaxgan.system import Player, System, SystemState
 
 Array = jax.Array
 PyTree = Any

@@ -26,11 +26,12 @@ import jax
 import optax
 
 from jaxgan.adapters import Net
+from jaxgan.context import Replicas, sample_keys
 from jaxgan.losses import GANLoss
 from jaxgan.penalties import Penalty
 from jaxgan.plain_gan import gan, normal_latent, to_gan_state, to_system_state, top_k_mean, top_k_schedule
 from jaxgan.state import GANState
-from jaxgan.system import Replicas, System, SystemStep, sample_keys
+from jaxgan.system import System, SystemStep
 
 __all__ = [
     "DATA_AXIS", "GANStep", "Replicas", "data_key", "make_multi_step", "make_sampled_multi_step",
