@@ -110,6 +110,10 @@ def _run_train(args, pending: list[int]) -> int:
     # orbax logs a failed save from each of its threads, tracebacks and all (about 250 lines for one full disk);
     # the failure reaches the loop as an exception and is reported below in one line.
     logging.getLogger("absl").setLevel(logging.CRITICAL)
+    # The same failure also leaves orbax's write futures unretrieved, which asyncio reports when they are
+    # collected, often after the one-line error ("Task exception was never retrieved" with a traceback). jaxgan
+    # uses no asyncio of its own: what orbax's failures say reaches the loop as CheckpointWriteError.
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
     try:
         report = loop.train_and_evaluate(cfg, workdir, quiet=args.quiet, pending_signals=pending)
     except loop.SetupError as e:
