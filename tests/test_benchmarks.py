@@ -97,6 +97,7 @@ def test_minimal_jax_has_jaxgan_params():
     assert (count(state.g_vars["params"]), count(state.d_vars["params"])) == (759_681, 138_689)
 
 
+@pytest.mark.slow
 def test_end_to_end_tiny_run(tmp_path):
     out = tmp_path / "bench.jsonl"
     cmd = [sys.executable, os.path.join(BENCH, "step_throughput.py"), "--model", "dcgan28,mlp2d", "--batch", "4",

@@ -20,6 +20,8 @@ import pytest
 from jaxgan.metrics import fid as fid_lib
 from jaxgan.metrics import inception, inception_weights
 
+pytestmark = pytest.mark.slow  # Inception-v3 at 299x299 on ~300 images, twice (minutes on a 2-core CPU)
+
 torch = pytest.importorskip(
     "torch", reason="the reference network runs in PyTorch: pip install -e '.[bench]' (the CPU build of torch)"
 )

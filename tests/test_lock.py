@@ -113,6 +113,7 @@ def _wait_for(condition, what: str, proc: subprocess.Popen, timeout: float = 240
         time.sleep(0.2)
 
 
+@pytest.mark.slow
 def test_two_train_runs_on_one_workdir_are_kept_apart(tmp_path):
     """A run takes over a dead run's lock; a second run with another seed exits 2 naming it and changes
     nothing; eval reads the held workdir and says why it did not write; the first run then ends as usual."""
@@ -185,6 +186,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_on_a_shared_multi_host_workdir_only_process_0_takes_the_lock(tmp_path):
     workdir = tmp_path / "w"
     assert _two_processes(workdir, _free_port()) == ["held", "not held"]

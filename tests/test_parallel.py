@@ -28,6 +28,8 @@ import pytest
 
 from jaxgan import parallel, train
 
+pytestmark = pytest.mark.slow  # multi-process / end-to-end: deselected by the quick run (-m "not slow")
+
 WORKER = Path(__file__).with_name("_parallel_worker.py")
 ROOT = Path(__file__).resolve().parents[1]
 

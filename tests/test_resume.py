@@ -24,6 +24,8 @@ import pytest
 from jaxgan import checkpoint, experiment, loop
 from jaxgan.config import apply_overrides, load_config
 
+pytestmark = pytest.mark.slow  # multi-process / end-to-end: deselected by the quick run (-m "not slow")
+
 ROOT = Path(__file__).resolve().parents[1]
 SEED = int(os.environ.get("JAXGAN_TEST_SEED", time.time_ns() % 10**6))
 ENV = {

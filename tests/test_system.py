@@ -243,6 +243,7 @@ def parallel_runs():
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["cycle", "encoder"])
 @pytest.mark.parametrize("mode", ["pmap", "mesh"])
 def test_proving_systems_on_4_devices_equal_one_device(parallel_runs, name, mode):
@@ -256,6 +257,7 @@ def test_proving_systems_on_4_devices_equal_one_device(parallel_runs, name, mode
         np.testing.assert_allclose(many["metrics"][k], one["metrics"][k], rtol=2e-5, atol=2e-6, err_msg=k)
 
 
+@pytest.mark.slow
 def test_cycle_system_pool_and_ema_are_used(parallel_runs):
     keys = parallel_runs["cycle"]["none"]["metrics"]
     assert {"g/cycle", "g/loss", "d/loss_a", "d/loss_b", "g/skipped", "d/skipped"} <= set(keys)
@@ -266,6 +268,7 @@ def _train_args(workdir, name, steps):
             "--workdir", str(workdir), "--steps", str(steps), "--every", "10"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["cycle", "encoder"])
 def test_proving_system_killed_with_sigkill_resumes_bitwise(tmp_path, name):
     steps = 200
