@@ -299,7 +299,10 @@ class Checkpointer:
             raise self._write_error(e) from e
 
     def _write_error(self, e: BaseException) -> CheckpointWriteError:
-        self._manager.reload()
+        try:
+            self._manager.reload()
+        except Exception:  # noqa: BLE001 - the listing below is then the last one read
+            pass
         steps = self.steps()
         intact = f"the committed checkpoints (steps {steps}) are intact" if steps else "none had been committed yet"
         return CheckpointWriteError(
@@ -488,11 +491,20 @@ class Checkpointer:
         """Waits for pending saves (raising :class:`CheckpointWriteError` if one failed) and closes."""
         if self._manager is None:
             return
+        error = None
         try:
             self.wait()
-        finally:
+        except CheckpointWriteError as e:
+            error = e
+        try:
             self._manager.close()
+        except Exception as e:  # noqa: BLE001 - orbax re-raises a failed background write here too
+            if error is None:
+                error = self._write_error(e)
+        finally:
             self._manager = None
+        if error is not None:
+            raise error
 
 
 def _verify(tree: PyTree, checksums: dict[str, int | None]) -> None:

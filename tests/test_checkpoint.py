@@ -184,6 +184,28 @@ def test_full_disk_during_save_leaves_the_committed_checkpoints_intact(tmp_path,
     assert got.step == 3 and got.skipped == () and _leaves_equal(got.state, _with_step(state, 3))
 
 
+def test_a_write_failure_that_surfaces_only_at_close_is_a_checkpoint_error(tmp_path, exp, state):
+    """orbax can report a failed background write first from ``close()`` (its async checkpointer waits again
+    there); that is the same one-line CheckpointWriteError, not a raw OSError, and the manager is closed."""
+    ckpt = checkpoint.Checkpointer(tmp_path, keep=2)
+    ckpt.save(1, _with_step(state, 1), to_dict(exp.config))
+    ckpt.wait()
+    manager = ckpt._manager
+    real_close = manager.close
+
+    def failing_close():
+        real_close()
+        raise OSError(28, "No space left on device")
+
+    manager.close = failing_close
+    with pytest.raises(checkpoint.CheckpointWriteError) as err:
+        ckpt.close()
+    assert str(err.value) == (f"a checkpoint could not be written to {tmp_path} (No space left on device); "
+                              "the committed checkpoints (steps [1]) are intact")
+    assert ckpt._manager is None
+    ckpt.close()  # a second close is a no-op
+
+
 def test_restore_subset_reads_only_the_named_fields(tmp_path, exp, state):
     _save_steps(tmp_path, exp, state, [3])
     abstract = jax.eval_shape(exp.init_state)
