@@ -1,4 +1,4 @@
-"""Discriminator regularizers: gradient penalties and WGAN's weight clipping.
+"""Regularizers: gradient penalties, WGAN's weight clipping, ProGAN's drift term, BigGAN's orthogonal regularization.
 
 A :class:`Penalty` is a weight and a pure function ``fn(d_fn, real, fake, keys) -> scalar``; the engine adds
 ``weight * fn(...)`` to the discriminator loss and reports the unweighted value as ``d/<name>``. ``d_fn`` maps
@@ -7,6 +7,10 @@ inputs ``[batch, ...]`` to outputs ``[batch]``, each output depending only on it
 keys ``[batch]``). Each sample draws its randomness from its own key, so every penalty except DRAGAN (whose
 noise scale is the batch's std) is a mean of per-sample terms and does not depend on how a batch is split
 across devices.
+
+A :class:`ParamPenalty` is a weight and a pure function ``fn(params) -> scalar`` of one network's parameter
+pytree (BigGAN's orthogonal regularization of the generator, :func:`orthogonal_regularization`); the engine
+would add ``weight * fn(params)`` to that network's loss.
 
 Input gradients are ``jax.grad`` of ``sum(d_fn(x))``, which is the per-sample gradient because samples are
 independent; norms are over all non-batch axes, and the norm's gradient at 0 is 0 (``optax.safe_norm``), not
@@ -157,3 +161,110 @@ def weight_clipping(c: float = 0.01) -> Callable[[PyTree], PyTree]:
     """
     c = _check("c", c, 0.0, strict=True)
     return lambda params: jax.tree.map(lambda p: jnp.clip(p, -c, c), params)
+
+
+def drift_value(d_real_logits: Array) -> Array:
+    """ProGAN's drift term without its weight: ``E_x[D(x)^2]`` over the real logits ``[batch]``.
+
+    Karras et al. 2018, "Progressive Growing of GANs", Appendix A.1 (``wgan_epsilon`` in ``loss.py``): the
+    WGAN-GP critic's loss gets ``epsilon * E[D(x)^2]``, ``epsilon = 0.001``, to keep its outputs from drifting
+    far from zero.
+    """
+    return jnp.mean(jnp.square(d_real_logits))
+
+
+def drift_penalty(epsilon: float = 0.001) -> Penalty:
+    """ProGAN's drift term as a discriminator :class:`Penalty` named ``"drift"``: ``epsilon * E[D(x)^2]``.
+
+    Evaluates ``d_fn`` on the real batch once more (the engine's penalties see ``d_fn``, not the logits); a
+    discriminator with a minibatch-stddev layer sees the real batch alone there, as in the loss itself.
+    """
+    epsilon = _check("epsilon", epsilon, 0.0)
+    return Penalty("drift", epsilon, lambda d_fn, real, fake, keys: drift_value(d_fn(real)))
+
+
+# --------------------------------------------------------------------------------------------------------
+# parameter penalties
+
+
+class ParamPenalty(NamedTuple):
+    """A regularizer of one network's parameters.
+
+    Attributes:
+      name: metric name; an engine would report the unweighted value as ``g/<name>`` (or ``d/<name>``).
+      weight: multiplies the value in that network's loss.
+      fn: ``fn(params) -> scalar``, the unweighted penalty of a parameter pytree.
+    """
+
+    name: str
+    weight: float
+    fn: Callable[[PyTree], Array]
+
+
+def is_kernel(path: tuple, leaf: Array) -> bool:
+    """The default selection of :func:`orthogonal_value`: leaves named ``kernel`` with at least two dimensions.
+
+    That is every Flax ``Dense`` / ``Conv`` / ``ConvTranspose`` weight, spectrally normalised ones included
+    (``.../sn/dense/kernel``: the raw kernel, as BigGAN regularizes the raw weight). Skipped: biases, batch-norm
+    scales, scalars (attention's ``gamma``) and ``nn.Embed`` tables (``embedding``), which is BigGAN-PyTorch's
+    blacklisting of the shared class embedding ``G.shared`` (``train_fns.py``).
+    """
+    last = path[-1] if path else None
+    name = getattr(last, "key", getattr(last, "name", None))
+    return name == "kernel" and jnp.ndim(leaf) >= 2
+
+
+def orthogonal_value(params: PyTree, include: Callable[[tuple, Array], bool] = is_kernel) -> Array:
+    """BigGAN's off-diagonal orthogonality measure, unweighted: ``sum_W ||W^T W ⊙ (1 - I)||_F^2``.
+
+    Brock et al. 2019, "Large Scale GAN Training for High Fidelity Natural Image Synthesis", Section 3.1,
+    Eq. 3 (``R_beta(W) = beta ||W^T W ⊙ (1 - 1)||_F^2``): it pushes the filters of each layer towards mutual
+    orthogonality without constraining their norms. Each selected leaf ``[..., out]`` is reshaped to
+    ``W [fan_in, out]`` (a conv kernel ``[kh, kw, in, out]`` to ``[kh * kw * in, out]``), whose columns are the
+    filters: ``W^T W [out, out]`` is their Gram matrix, as ``w w^T`` of BigGAN-PyTorch's ``[out, fan_in]``
+    view is (``utils.py``, ``ortho``).
+
+    When ``out <= fan_in`` (convolutions) the masked ``[out, out]`` Gram matrix is summed as written. When
+    ``out > fan_in`` (the first dense layer of a generator, ``[latent, 4 * 4 * ch]``) it is computed from the
+    smaller ``[fan_in, fan_in]`` Gram matrix: ``||W^T W||_F^2 = ||W W^T||_F^2`` and ``diag(W^T W)_j =
+    ||w_j||^2``, so the value is ``||W W^T||_F^2 - sum_j ||w_j||^4``. The subtraction loses little there:
+    ``out > fan_in`` filters cannot be orthogonal, and ``||W^T W||_F^2 >= (sum_j ||w_j||^2)^2 / fan_in`` keeps
+    the off-diagonal part at least ``out / fan_in - 1`` times the diagonal's for filters of equal norms.
+
+    Its gradient is ``4 W (W^T W ⊙ (1 - I))`` per matrix. BigGAN-PyTorch's ``ortho(model, strength)`` adds
+    ``2 * strength * (w w^T ⊙ (1 - I)) w`` to the gradient directly, which is the gradient of
+    ``(strength / 2) * orthogonal_value``: to reproduce the reference code's update with its
+    ``strength = 1e-4`` use a weight of ``5e-5``.
+
+    Args:
+      params: a parameter pytree (one network's).
+      include: ``include(path, leaf) -> bool`` selects the leaves; default :func:`is_kernel`.
+
+    Returns:
+      A float32 scalar (0 when nothing is selected).
+    """
+    total = jnp.zeros((), jnp.float32)
+    for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
+        if not include(path, leaf):
+            continue
+        w = jnp.reshape(leaf, (-1, leaf.shape[-1])).astype(jnp.float32)
+        fan_in, out = w.shape
+        if out <= fan_in:
+            off_diagonal = (w.T @ w) * (1.0 - jnp.eye(out, dtype=w.dtype))
+            total = total + jnp.sum(jnp.square(off_diagonal))
+        else:
+            norms_sq = jnp.sum(jnp.square(w), axis=0)  # diag(W^T W)
+            total = total + jnp.sum(jnp.square(w @ w.T)) - jnp.sum(jnp.square(norms_sq))
+    return total
+
+
+def orthogonal_regularization(
+    beta: float = 1e-4, include: Callable[[tuple, Array], bool] = is_kernel
+) -> ParamPenalty:
+    """BigGAN's orthogonal regularization of the generator, named ``"ortho"``: ``beta * orthogonal_value``.
+
+    ``beta = 1e-4`` as in the paper (Section 3.1); see :func:`orthogonal_value` for the selected leaves and the
+    factor of two between the paper's formula and BigGAN-PyTorch's update.
+    """
+    beta = _check("beta", beta, 0.0)
+    return ParamPenalty("ortho", beta, lambda params: orthogonal_value(params, include))

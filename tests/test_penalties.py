@@ -135,3 +135,75 @@ def test_weight_clipping_clips_every_leaf():
 def test_bad_hyperparameters_raise(make, kwargs, mentions):
     with pytest.raises(ValueError, match=mentions):
         make(**kwargs)
+
+
+# --------------------------------------------------------------------------------------------------------
+# BigGAN's orthogonal regularization and ProGAN's drift term
+
+
+def _ortho_reference(matrices):
+    """sum ||W^T W * (1 - I)||_F^2 and its gradients, literally, in float64 numpy."""
+    value, grads = 0.0, []
+    for w in matrices:
+        w = np.asarray(w, np.float64).reshape(-1, w.shape[-1])
+        off = (w.T @ w) * (1.0 - np.eye(w.shape[1]))
+        value += np.sum(off**2)
+        grads.append(4.0 * w @ off)  # d/dW sum_{i != j} (w_i . w_j)^2
+    return value, grads
+
+
+def _ortho_params(seed=0):
+    rng = np.random.default_rng(seed)
+    f = lambda *s: jnp.asarray(rng.normal(size=s), jnp.float32)
+    return {
+        "conv": {"kernel": f(3, 3, 2, 5), "bias": f(5)},  # [18, 5]: out <= fan_in
+        "dense": {"sn": {"dense": {"kernel": f(3, 7)}}},  # [3, 7]: out > fan_in (the smaller Gram)
+        "shared": {"embedding": f(4, 6)},  # an nn.Embed table: skipped
+        "attention": {"gamma": f()},  # a scalar: skipped
+    }
+
+
+def test_orthogonal_value_and_gradient_match_numpy():
+    params = _ortho_params()
+    value, grads = jax.jit(jax.value_and_grad(penalties.orthogonal_value))(params)
+    dense = params["dense"]["sn"]["dense"]["kernel"]
+    ref_value, (g_conv, g_dense) = _ortho_reference([params["conv"]["kernel"], dense])
+    np.testing.assert_allclose(value, ref_value, rtol=1e-5)
+    np.testing.assert_allclose(grads["conv"]["kernel"], g_conv.reshape(3, 3, 2, 5), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(grads["dense"]["sn"]["dense"]["kernel"], g_dense, rtol=1e-4, atol=1e-4)
+    for skipped in (grads["conv"]["bias"], grads["shared"]["embedding"], grads["attention"]["gamma"]):
+        np.testing.assert_array_equal(skipped, 0.0)
+
+
+def test_orthogonal_value_is_zero_for_orthogonal_filters_of_any_norm():
+    q, _ = np.linalg.qr(np.random.default_rng(3).normal(size=(6, 4)))
+    w = q * np.array([0.5, 1.0, 2.0, 3.0])  # orthogonal columns, unequal norms: the diagonal is not penalized
+    value = penalties.orthogonal_value({"kernel": jnp.asarray(w, jnp.float32)})
+    np.testing.assert_allclose(value, 0.0, atol=1e-5)
+    assert float(penalties.orthogonal_value({"kernel": jnp.ones((6, 4))})) == pytest.approx(12 * 36.0)
+
+
+def test_orthogonal_regularization_weight_and_the_reference_code_update():
+    penalty = penalties.orthogonal_regularization()
+    assert (penalty.name, penalty.weight) == ("ortho", 1e-4)
+    w = _ortho_params(1)["conv"]["kernel"]
+    # BigGAN-PyTorch's ortho(): grad += 2 * strength * (w w^T * (1 - I)) w on the [out, fan_in] view
+    torch_view = np.asarray(w, np.float64).reshape(-1, 5).T
+    code_update = 2 * 1e-4 * ((torch_view @ torch_view.T) * (1 - np.eye(5))) @ torch_view
+    half = penalties.orthogonal_regularization(beta=5e-5)
+    grad = jax.grad(lambda k: half.weight * half.fn({"kernel": k}))(w)
+    np.testing.assert_allclose(np.asarray(grad).reshape(-1, 5).T, code_update, rtol=1e-4, atol=1e-9)
+    include_all = penalties.orthogonal_regularization(include=lambda path, leaf: leaf.ndim >= 2)
+    params = _ortho_params(2)
+    assert float(include_all.fn(params)) > float(penalty.fn(params))  # the embedding counts too
+
+
+def test_drift_penalty_is_epsilon_times_the_mean_square_of_the_real_logits():
+    real, fake = _data()
+    w = jnp.linspace(-1.0, 1.0, 12)
+    penalty = penalties.drift_penalty()
+    assert (penalty.name, penalty.weight) == ("drift", 0.001)
+    logits = np.asarray(real).reshape(8, -1) @ np.asarray(w)
+    np.testing.assert_allclose(_apply(penalty, _linear_critic(w), real, fake, _keys()), np.mean(logits**2), rtol=1e-5)
+    with pytest.raises(ValueError, match="epsilon=-1.0"):
+        penalties.drift_penalty(-1.0)
