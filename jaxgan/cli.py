@@ -141,9 +141,12 @@ def _sample_parser(sub) -> None:
     p.add_argument("--out", default=None,
                    help="FILE.png (a picture) or FILE.npy (the array); default WORKDIR/sample_step_<step>.png")
     p.add_argument("--seed", type=int, default=0, help="seed of the latents (default 0)")
-    p.add_argument("--mode", choices=("samples", "grid", "interp", "arith"), default="samples",
+    p.add_argument("--mode", choices=("samples", "grid", "interp", "arith", "codes", "reconstruct"),
+                   default="samples",
                    help="samples (default): N samples; for image runs also grid (rows x cols, one row per class "
-                        "for class-conditional models), interp (interpolation strips), arith (latent arithmetic)")
+                        "for class-conditional models), interp (interpolation strips), arith (latent arithmetic), "
+                        "codes (InfoGAN: a row per code value and sweeps of the continuous codes), reconstruct "
+                        "(BiGAN: held-out digits beside G(E(x)))")
     p.add_argument("--rows", type=int, default=8, help="grid / interp rows (default 8)")
     p.add_argument("--cols", type=int, default=8, help="grid columns or interpolation steps (default 8)")
     p.add_argument("--method", choices=("slerp", "lerp"), default="slerp", help="interpolation (default slerp)")

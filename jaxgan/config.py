@@ -141,6 +141,12 @@ class Config:
     d_maxout: int | None = _field(None, integer(nullable=True))
     model_kwargs: dict[str, Any] = _field({}, MAPPING)
 
+    # the GAN family (jaxgan.families.configure): "gan" (the plain GAN), "acgan", "infogan", "bigan"; its options
+    family: str = _field("gan", one_of("gan", "acgan", "infogan", "bigan"))
+    family_kwargs: dict[str, Any] = _field({}, MAPPING)
+    # train on the digit classifier's training split only (8,500 of MNIST's 10,000): its 1,500 held-out images
+    # then stay unseen for the families' evaluations (ACGAN's class head, BiGAN's probes). Image data only.
+    exclude_heldout: bool = _field(False, BOOL)
     # the objective
     loss: str = _field("non_saturating", NAME)
     loss_kwargs: dict[str, Any] = _field({}, MAPPING)
@@ -204,6 +210,17 @@ def validate(config: Config) -> Config:
 
         if config.data in TOY_DISTRIBUTIONS:
             raise ValueError(f"config field clusters needs image data, not data={config.data!r}")
+    if config.family != "gan" or config.family_kwargs:
+        from jaxgan.families.configure import check_config
+
+        if config.family == "gan":
+            raise ValueError("config field family_kwargs is for a family other than 'gan'; set family or remove it")
+        check_config(config)
+    if config.exclude_heldout:
+        from jaxgan.data.toy import TOY_DISTRIBUTIONS
+
+        if config.data in TOY_DISTRIBUTIONS:
+            raise ValueError(f"config field exclude_heldout needs image data, not data={config.data!r}")
     if config.batch_size % config.pack:
         raise ValueError(f"batch_size {config.batch_size} must divide by pack {config.pack}")
     if config.augment:

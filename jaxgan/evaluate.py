@@ -368,7 +368,7 @@ def measure_workdir(
             "features": extractor.name or "user function",
             "num_generated": s.num_samples,
             "num_real": _num_real(s, exp),
-            "sampling_params": "ema" if getattr(state, "ema_params", None) is not None else "generator",
+            "sampling_params": "ema" if exp.sampling_state(state).ema else "generator",
             "seed": int(seed),
             "seconds": seconds,
         }

@@ -19,6 +19,7 @@ from jaxgan.config import Config, validate
 from jaxgan.data import toy
 from jaxgan.models import mlp
 from jaxgan.parallel import bn_axis_name
+from jaxgan.state import SamplingState
 from jaxgan.task import ImageTask, ToyTask
 
 PENALTIES: dict[str, Callable[[float], penalties.Penalty]] = {
@@ -66,12 +67,22 @@ class Experiment(NamedTuple):
     batcher: Any = None
     conditioning: conditioning.Conditioning | None = None
     task: Any = None
+    system: Any = None
+    init_inputs: Any = None
+    code: Any = None
 
     def host_batches(self, step: int, k: int) -> dict[str, np.ndarray]:
         """This process's rows of the real batches of steps ``step .. step + k - 1``, stacked ``[k, rows, ...]``."""
         return self.batcher.stacked(step, k)
 
+    # A family other than the plain GAN (``config.family``) is a :class:`jaxgan.system.System` on a
+    # :class:`jaxgan.system.SystemState`; the plain GAN keeps the two-network :class:`jaxgan.state.GANState`.
+
     def make_train_step(self, replicas: train.Replicas = train.Replicas()):
+        if self.system is not None:
+            from jaxgan.system import make_system_step
+
+            return make_system_step(self.system, replicas=replicas)
         return train.make_train_step(
             self.generator, self.discriminator, self.loss, self.g_optimizer, self.d_optimizer,
             replicas=replicas, **self.step_kwargs,
@@ -80,6 +91,10 @@ class Experiment(NamedTuple):
     def init_state(self):
         """The state at step 0, from the config's seed."""
         c = self.config
+        if self.system is not None:
+            from jaxgan.system import init_system_state
+
+            return init_system_state(c.seed, self.system, self.init_inputs)
         b = max(c.pack, 2)
         z = jnp.zeros((b, c.latent_dim))
         x = jnp.zeros((b,) + self.data_shape)
@@ -92,12 +107,70 @@ class Experiment(NamedTuple):
         )
 
     def generate(self, state, key: jax.Array, n: int, labels: jax.Array | None = None) -> jax.Array:
-        """``n`` samples from the sampling params (EMA when present), in inference mode."""
+        """``n`` samples from the sampling params (EMA when present), in inference mode; ``state`` is a full
+        state or a :class:`jaxgan.state.SamplingState`."""
         z = jax.vmap(self.latent_fn)(jax.random.split(key, n))
-        out, _ = self.generator.apply(
-            state.sampling_params, state.g_model_state, z, labels, train=False, rng=key
-        )
+        return self.generate_from(state, z, labels, key)
+
+    def generate_from(self, state, z: jax.Array, labels: jax.Array | None = None, key: jax.Array | None = None):
+        """The generator's outputs for explicit latents ``z [n, ...]`` (inference mode)."""
+        s = self.sampling_state(state)
+        out, _ = self.generator.apply(s.sampling_params, s.g_model_state, z, labels, train=False, rng=key)
         return out
+
+    def sampling_state(self, state) -> SamplingState:
+        """The generator part of a :class:`jaxgan.state.GANState` or :class:`jaxgan.system.SystemState` (the EMA
+        params when the run kept one); a :class:`SamplingState` is returned as it is."""
+        from jaxgan.system import SystemState
+
+        if isinstance(state, SamplingState):
+            return state
+        if isinstance(state, SystemState):
+            ema = "g" in state.ema
+            nets = {"params": state.params, "model_state": state.model_state, "ema": state.ema}
+            return SamplingState(state.step, state.ema["g"] if ema else state.params["g"], state.model_state["g"], ema,
+                                 nets=nets)
+        return SamplingState(state.step, state.sampling_params, state.g_model_state, state.ema_params is not None)
+
+    def sampling_fields(self, abstract) -> dict[str, Any]:
+        """The top-level fields of the (abstract) state that :meth:`sampling_from_fields` needs, for a partial
+        restore of a checkpoint."""
+        if self.system is not None:
+            return {"params": abstract.params, "model_state": abstract.model_state, "ema": abstract.ema}
+        ema = abstract.ema_params is not None
+        field = "ema_params" if ema else "g_params"
+        return {field: getattr(abstract, field), "g_model_state": abstract.g_model_state}
+
+    def sampling_from_fields(self, step: int, got: dict[str, Any]) -> SamplingState:
+        """The :class:`SamplingState` of fields restored as :meth:`sampling_fields` asked."""
+        if self.system is not None:
+            ema = "g" in got["ema"]
+            return SamplingState(step, got["ema"]["g"] if ema else got["params"]["g"], got["model_state"]["g"], ema,
+                                 nets=got)
+        ema = "ema_params" in got
+        return SamplingState(step, got["ema_params" if ema else "g_params"], got["g_model_state"], ema)
+
+    def fingerprint(self, state) -> str:
+        """SHA-256 of every network's parameters (:func:`jaxgan.writers.fingerprint`)."""
+        from jaxgan.writers import fingerprint
+
+        if self.system is not None:
+            return fingerprint(*(state.params[n] for n in self.system.nets))
+        return fingerprint(state.g_params, state.d_params)
+
+    def skipped_updates(self, state) -> dict[str, int]:
+        """Updates per player that the non-finite guard skipped."""
+        if self.system is not None:
+            return {p: int(v) for p, v in state.skipped.items()}
+        return {"d": int(state.d_skipped), "g": int(state.g_skipped)}
+
+
+def heldout_split(dataset) -> tuple[np.ndarray, np.ndarray]:
+    """``(train, held_out)`` rows of ``dataset``: the digit classifier's split (1,500 of MNIST's 10,000 held out),
+    which ``config.exclude_heldout`` keeps out of training."""
+    from jaxgan.metrics import digits
+
+    return digits.split_indices(len(dataset.images), digits.TRAIN_DEFAULTS["holdout"], digits.TRAIN_DEFAULTS["seed"])
 
 
 def lr_schedule(c: Config, lr: float, updates: int) -> float | optax.Schedule:
@@ -185,11 +258,24 @@ def build(config: Config) -> Experiment:
         arrays = dataset.arrays()
         if cond is not None:
             arrays["label"] = cond.labels
+        if c.exclude_heldout:
+            arrays = {k: v[heldout_split(dataset)[0]] for k, v in arrays.items()}
         batcher = Batcher(
             arrays, c.batch_size * c.n_critic, c.seed,
             process_index=jax.process_index(), process_count=jax.process_count(),
         )
 
+    if c.family != "gan":
+        from jaxgan.families import configure
+
+        parts = configure.build(c, g_mod, d_mod, g_opt, d_opt, data_shape, None if cond is None else cond.num_classes)
+        return Experiment(
+            config=c, generator=adapters.from_linen(g_mod), discriminator=parts.system.nets["d"], loss=loss,
+            g_optimizer=g_opt, d_optimizer=d_opt, step_kwargs={}, latent_fn=parts.latent_fn, data_shape=data_shape,
+            toy=None, dataset=dataset, rows_per_step=c.batch_size, batcher=batcher, conditioning=cond,
+            task=ImageTask(dataset, batcher, cond, c.batch_size), system=parts.system,
+            init_inputs=parts.init_inputs, code=parts.code,
+        )
     generator = adapters.from_linen(g_mod)
     discriminator = adapters.from_linen(d_mod)
     if c.instance_noise > 0:

@@ -46,7 +46,6 @@ from jaxgan.writers import (
     MetricsWriter,
     Progress,
     WriteError,
-    fingerprint,
     read_metrics,
     strict_json,
     to_python,
@@ -396,8 +395,8 @@ def _train(run: Prepared, stop: StopRequest, t0: float, *, quiet: bool, progress
             ],
             "checkpoint": last_saved,
             "final_metrics": to_python(last_metrics),
-            "fingerprint": fingerprint(host_state.g_params, host_state.d_params),
-            "skipped_updates": {"d": int(host_state.d_skipped), "g": int(host_state.g_skipped)},
+            "fingerprint": exp.fingerprint(host_state),
+            "skipped_updates": exp.skipped_updates(host_state),
         }
         if primary:
             report["eval"] = exp.task.final_eval(exp, host_state, workdir, write_file)

@@ -10,29 +10,13 @@ the true modes (2-D toy data) or a histogram against real data (1-D toy data) fo
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, NamedTuple
 
 import jax
 import numpy as np
 
 from jaxgan import checkpoint, experiment
 from jaxgan.config import from_dict
-
-
-class SamplingState(NamedTuple):
-    """The part of a :class:`jaxgan.state.GANState` that :meth:`jaxgan.experiment.Experiment.generate` reads.
-
-    Attributes:
-      step: the checkpoint's step.
-      sampling_params: the generator params to sample with (the EMA when the run kept one).
-      g_model_state: the generator's non-trained collections (``{}`` if none).
-      ema: whether ``sampling_params`` are the EMA params.
-    """
-
-    step: int
-    sampling_params: Any
-    g_model_state: Any
-    ema: bool
+from jaxgan.state import SamplingState  # noqa: F401 - re-exported: jaxgan.sampling.SamplingState
 
 
 def load_for_sampling(
@@ -58,15 +42,12 @@ def load_for_sampling(
                 meta = ckpt.read_meta(step)
                 config = from_dict({**meta["config"], "parallel": "none"})
                 exp = experiment.build(config)
-                abstract = jax.eval_shape(exp.init_state)
-                ema = abstract.ema_params is not None
-                params_field = "ema_params" if ema else "g_params"
-                target = {params_field: getattr(abstract, params_field), "g_model_state": abstract.g_model_state}
+                target = exp.sampling_fields(jax.eval_shape(exp.init_state))
                 got = ckpt.restore_subset(step, target, meta=meta)
             except Exception as e:  # noqa: BLE001 - skip what cannot be read, as training does
                 log(f"skipping checkpoint at step {step}: {checkpoint.error_summary(e)}")
                 continue
-            return exp, SamplingState(step, got[params_field], got["g_model_state"], ema)
+            return exp, exp.sampling_from_fields(step, got)
         raise checkpoint.NoValidCheckpointError(f"none of the checkpoints in {ckpt.directory} can be read")
     finally:
         ckpt.close()
@@ -97,15 +78,12 @@ def write_samples(
     return exp.task.write_picture(exp, state, out, n, seed, title)
 
 
-SAMPLE_MODES = ("grid", "interp", "arith")
+SAMPLE_MODES = ("grid", "interp", "arith", "codes", "reconstruct")
 
 
 def images_from_latents(exp: experiment.Experiment, state, z, labels=None) -> np.ndarray:
     """Generator outputs ``[n, ...]`` for explicit latents ``z [n, latent_dim]`` (inference mode)."""
-    out, _ = jax.jit(lambda s, z, y: exp.generator.apply(s.sampling_params, s.g_model_state, z, y, train=False))(
-        state, z, labels
-    )
-    return np.asarray(out)
+    return np.asarray(jax.jit(exp.generate_from)(state, z, labels))
 
 
 def _latents(exp: experiment.Experiment, key, n: int, truncation: float | None):
@@ -140,6 +118,11 @@ def write_latent_picture(
       ``arith``: latent arithmetic (Radford et al. 2016): ``groups = (A, B, C)`` are lists of seeds, each seed
         one latent; the picture's columns are mean(A), mean(B), mean(C) and mean(A) - mean(B) + mean(C) (all four
         with class 0, or with one drawn cluster).
+      ``codes`` (InfoGAN): one block of ``K`` rows (row ``r``: categorical code ``r``) per part: first ``cols``
+        noise draws with the continuous codes at 0, then for each continuous code a sweep of ``cols`` values
+        from -2 to 2 (the paper's figure 2) with the noise fixed per row and the other codes at 0.
+      ``reconstruct`` (BiGAN): ``rows`` rows of ``cols // 2`` pairs, a held-out digit (the digit classifier's
+        split) and its reconstruction ``G(E(x))``.
     """
     from jaxgan import latent, plots, vision
 
@@ -158,6 +141,10 @@ def write_latent_picture(
                             for r in range(rows)])
         imgs = images_from_latents(exp, state, z, vision.grid_labels(exp, rows, cols, seed, per_row=True))
         return plots.image_grid(imgs, rows, cols, out)
+    if mode == "codes":
+        return _write_codes(exp, state, out, cols, key)
+    if mode == "reconstruct":
+        return _write_reconstructions(exp, state, out, rows, cols, seed)
     if not groups or len(groups) != 3 or not all(groups):
         raise ValueError("arith needs three non-empty groups of seeds A:B:C, e.g. --groups 1,2,3:4,5:6,7")
     means = [np.mean(np.stack([np.asarray(_latents(exp, jax.random.PRNGKey(s), 1, truncation))[0] for s in g]), 0)
@@ -166,6 +153,42 @@ def write_latent_picture(
     z = np.stack(means + [result])
     labels = None if exp.conditioning is None else exp.conditioning.sample(1, seed).repeat(4)
     return plots.image_grid(images_from_latents(exp, state, z, labels), 1, 4, out)
+
+
+def _write_codes(exp: experiment.Experiment, state, out, cols: int, key) -> Path:
+    from jaxgan import plots
+
+    code = exp.code
+    if code is None:
+        raise ValueError(f"--mode codes draws InfoGAN's codes; this run's family is {exp.config.family!r}")
+    k, n_cont = code.categories, code.continuous
+    noise_key, fixed_key = jax.random.split(key)
+    cat = np.repeat(np.arange(k), cols)
+    noise = jax.vmap(code.sample)(jax.random.split(noise_key, k * cols))[:, :code.noise_dim]
+    blocks = [code.join(noise, cat, np.zeros((k * cols, n_cont), np.float32))]
+    row_noise = jax.vmap(code.sample)(jax.random.split(fixed_key, k))[:, :code.noise_dim]
+    for j in range(n_cont):
+        cont = np.zeros((k * cols, n_cont), np.float32)
+        cont[:, j] = np.tile(np.linspace(-2.0, 2.0, cols, dtype=np.float32), k)
+        blocks.append(code.join(np.repeat(np.asarray(row_noise), cols, 0), cat, cont))
+    z = np.concatenate([np.asarray(b) for b in blocks])
+    return plots.image_grid(images_from_latents(exp, state, z), k * (1 + n_cont), cols, out)
+
+
+def _write_reconstructions(exp: experiment.Experiment, state, out, rows: int, cols: int, seed: int) -> Path:
+    from jaxgan import plots
+    from jaxgan.families import evaluation
+
+    if exp.system is None or "e" not in exp.system.nets:
+        raise ValueError(f"--mode reconstruct needs an encoder (family 'bigan'); this run's family is "
+                         f"{exp.config.family!r}")
+    pairs = max(1, cols // 2)
+    _, held = experiment.heldout_split(exp.dataset)
+    pick = np.random.default_rng(seed).choice(held, size=min(rows * pairs, len(held)), replace=False)
+    x = exp.dataset.images[np.sort(pick)]
+    recon = images_from_latents(exp, state, evaluation.encode(exp, state, x))
+    imgs = np.stack([x, recon], 1).reshape((-1,) + x.shape[1:])
+    return plots.image_grid(imgs, len(x) // pairs, 2 * pairs, out)
 
 
 def parse_groups(text: str) -> tuple[list[int], list[int], list[int]]:

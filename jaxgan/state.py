@@ -7,7 +7,7 @@ enough. The optimizers themselves are not in the state: they are functions, capt
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -138,3 +138,23 @@ def init_state(
         loss_state=loss_state,
         ema=ema,
     )
+
+
+class SamplingState(NamedTuple):
+    """The part of a full state (:class:`GANState`, :class:`jaxgan.system.SystemState`) that
+    :meth:`jaxgan.experiment.Experiment.generate` reads.
+
+    Attributes:
+      step: the checkpoint's step.
+      sampling_params: the generator params to sample with (the EMA when the run kept one).
+      g_model_state: the generator's non-trained collections (``{}`` if none).
+      ema: whether ``sampling_params`` are the EMA params.
+      nets: for a GAN system's checkpoint, ``{"params", "model_state", "ema"}`` of every network (BiGAN's
+        encoder for reconstructions), else ``None``.
+    """
+
+    step: int
+    sampling_params: Any
+    g_model_state: Any
+    ema: bool
+    nets: Any = None

@@ -118,4 +118,8 @@ def evaluate(exp, state, workdir: str | Path) -> dict[str, Any]:
         from jaxgan.metrics import digits
 
         out.update(digits.score_generator(exp, state, Path(workdir), n=c.eval_samples))
+    if exp.system is not None:
+        from jaxgan.families import evaluation
+
+        out.update(evaluation.evaluate(exp, state, workdir))
     return out

@@ -78,6 +78,10 @@ class DCGANGenerator(nn.Module):
       num_classes: number of labels for a conditional generator, or ``None``.
       embed_dim: size of the learned label embedding concatenated to z; ``None`` concatenates a one-hot.
       bn_axis_name: cross-replica batch-norm axis, or ``None``.
+      aux_outputs: when > 0, a second head on the flattened features ``phi(x)`` and the call returns
+        ``(logits [batch], aux [batch, aux_outputs])``: ACGAN's class logits, InfoGAN's Q outputs.
+      aux_hidden: when > 0, that head is ``Dense(aux_hidden) -> BN -> LReLU -> Dense(aux_outputs)`` (InfoGAN's Q:
+        128), else one ``Dense(aux_outputs)`` (ACGAN's).
 
     ``labels [batch]`` (int) are required when ``num_classes`` is set and ignored otherwise.
     """
@@ -139,6 +143,10 @@ class DCGANDiscriminator(nn.Module):
       use_batch_norm: batch norm after every convolution but the first (turn it off for gradient-penalty
         losses, whose per-sample gradients batch norm mixes).
       bn_axis_name: cross-replica batch-norm axis, or ``None``.
+      aux_outputs: when > 0, a second head on the flattened features ``phi(x)`` and the call returns
+        ``(logits [batch], aux [batch, aux_outputs])``: ACGAN's class logits, InfoGAN's Q outputs.
+      aux_hidden: when > 0, that head is ``Dense(aux_hidden) -> BN -> LReLU -> Dense(aux_outputs)`` (InfoGAN's Q:
+        128), else one ``Dense(aux_outputs)`` (ACGAN's).
 
     ``labels [batch]`` (int) are required when ``num_classes`` is set and ignored otherwise.
     """
@@ -153,6 +161,8 @@ class DCGANDiscriminator(nn.Module):
     spectral_norm: bool = False
     use_batch_norm: bool = True
     bn_axis_name: str | None = None
+    aux_outputs: int = 0
+    aux_hidden: int = 0
 
     @nn.compact
     def __call__(self, x: Array, labels: Array | None = None, *, train: bool = True) -> Array:
@@ -199,4 +209,13 @@ class DCGANDiscriminator(nn.Module):
             else:
                 e = nn.Embed(self.num_classes, phi.shape[-1], embedding_init=DCGAN_INIT, name="projection")(labels)
             logit = logit + jnp.sum(e * phi, axis=-1)
-        return logit
+        if self.aux_outputs <= 0:
+            return logit
+        h = phi
+        if self.aux_hidden > 0:
+            h = nn.Dense(self.aux_hidden, use_bias=not self.use_batch_norm, kernel_init=DCGAN_INIT,
+                         name="aux_hidden")(h)
+            if self.use_batch_norm:
+                h = batch_norm(train, self.bn_axis_name, name="aux_bn")(h)
+            h = nn.leaky_relu(h, 0.2)
+        return logit, nn.Dense(self.aux_outputs, kernel_init=DCGAN_INIT, name="aux_head")(h)

@@ -1,0 +1,130 @@
+"""From a :class:`jaxgan.config.Config` with ``family`` set to a family's :class:`jaxgan.system.System`, its example
+inputs, its latents and its own evaluation; :func:`jaxgan.experiment.build` calls :func:`build`.
+
+``config.family`` and what ``config.family_kwargs`` pass on:
+
+* ``"gan"``: the plain GAN (:func:`jaxgan.plain_gan.gan`; not built here).
+* ``"acgan"``: :func:`jaxgan.families.acgan.acgan`; needs ``conditional=true`` (G takes the label, D does not: the
+  DCGAN discriminator gets a class head, ``aux_outputs = num_classes``). ``class_weight`` (1.0).
+* ``"infogan"``: :func:`jaxgan.families.infogan.infogan`; ``latent_dim`` is the noise size, the codes come on top:
+  ``categories`` (10), ``continuous`` (2), ``noise`` (``"uniform"``), ``info_weight`` (1.0), ``cont_weight``
+  (1.0), ``q_hidden`` (128: Q's hidden layer on D's features).
+* ``"bigan"``: :func:`jaxgan.families.bigan.bigan`; ``z ~ U[-1, 1]^latent_dim`` (``latent="uniform"``) or
+  normal; ``encoder`` (``"conv"``) and ``discriminator`` (``"conv"``) kinds of :mod:`jaxgan.models.bigan`, their
+  ``base_features`` (64). G and E share the generator's optimizer (``g_lr``).
+
+Fields of the plain GAN that a family does not take (penalties, ``n_critic`` > 1, packing, ...) are refused
+with the field's name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from jaxgan.config import Config
+from jaxgan.losses import get_loss
+from jaxgan.system import System
+
+FAMILIES = ("gan", "acgan", "infogan", "bigan")
+_KWARGS = {
+    "acgan": {"class_weight"},
+    "infogan": {"categories", "continuous", "noise", "info_weight", "cont_weight", "q_hidden"},
+    "bigan": {"encoder", "discriminator", "base_features"},
+}
+
+
+class FamilyParts(NamedTuple):
+    """What :func:`build` returns.
+
+    Attributes:
+      system: the :class:`System`.
+      init_inputs: example inputs per network for :func:`jaxgan.system.init_system_state`.
+      latent_fn: ``latent_fn(key) -> z`` of one sample (what ``generate`` feeds ``g``).
+      latent_dim: the size of ``z``.
+      code: the InfoGAN :class:`jaxgan.families.infogan.CodeLatent`, else ``None``.
+    """
+
+    system: System
+    init_inputs: dict[str, tuple]
+    latent_fn: Callable[[jax.Array], jax.Array]
+    latent_dim: int
+    code: Any = None
+
+
+def check_config(c: Config) -> None:
+    """Raises ValueError naming a field the family does not take or a ``family_kwargs`` key it does not know."""
+    if c.family == "gan":
+        return
+    unknown = sorted(set(c.family_kwargs) - _KWARGS[c.family])
+    if unknown:
+        raise ValueError(f"config field family_kwargs: family {c.family!r} takes {sorted(_KWARGS[c.family])}, "
+                         f"not {unknown}")
+    if c.model != "dcgan":
+        raise ValueError(f"config field model: family {c.family!r} is built on model 'dcgan', got {c.model!r}")
+    refused = {
+        "penalties": c.penalties != {}, "n_critic": c.n_critic != 1, "pack": c.pack != 1,
+        "weight_clip": c.weight_clip is not None, "top_k": c.top_k is not None, "augment": c.augment != "",
+        "instance_noise": c.instance_noise != 0, "simultaneous": c.simultaneous, "clusters": c.clusters is not None,
+        "minibatch_std": c.minibatch_std, "ema_warmup": c.ema_warmup,
+    }
+    for name, bad in refused.items():
+        if bad:
+            raise ValueError(f"config field {name}: family {c.family!r} does not take it (plain GAN only); "
+                             f"set it back to its default")
+    if get_loss(c.loss, **c.loss_kwargs).init_state() != {}:
+        raise ValueError(f"config field loss: family {c.family!r} takes a stateless loss, not {c.loss!r}")
+    if c.family == "acgan" and not c.conditional:
+        raise ValueError("config field conditional: family 'acgan' generates from class labels; set it to true")
+    if c.family in ("infogan", "bigan") and c.conditional:
+        raise ValueError(f"config field conditional: family {c.family!r} is unsupervised; set it to false")
+
+
+def build(c: Config, g_mod, d_mod, g_opt: optax.GradientTransformation, d_opt: optax.GradientTransformation,
+          data_shape: tuple[int, ...], num_classes: int | None) -> FamilyParts:
+    """The family's parts (module docstring) from the plain GAN's Linen modules for the data."""
+    from jaxgan import adapters
+
+    kw = c.family_kwargs
+    loss = get_loss(c.loss, **c.loss_kwargs)
+    b = 2
+    x = jnp.zeros((b,) + tuple(data_shape))
+    if c.family == "acgan":
+        from jaxgan.families import acgan
+        from jaxgan.plain_gan import normal_latent
+
+        latent_fn = normal_latent(c.latent_dim)
+        d = d_mod.clone(num_classes=None, aux_outputs=num_classes)
+        system = acgan.acgan(adapters.from_linen(g_mod), adapters.from_linen(d), g_opt, d_opt, latent_fn,
+                             loss=loss, class_weight=float(kw.get("class_weight", 1.0)), ema_decay=c.ema_decay)
+        labels = jnp.zeros((b,), jnp.int32)
+        return FamilyParts(system, {"g": (jnp.zeros((b, c.latent_dim)), labels), "d": (x,)}, latent_fn, c.latent_dim)
+    if c.family == "infogan":
+        from jaxgan.families import infogan
+
+        code = infogan.CodeLatent(noise_dim=c.latent_dim, categories=int(kw.get("categories", 10)),
+                                  continuous=int(kw.get("continuous", 2)), noise=kw.get("noise", "uniform"))
+        d = d_mod.clone(aux_outputs=code.q_dim, aux_hidden=int(kw.get("q_hidden", 128)))
+        system = infogan.infogan(adapters.from_linen(g_mod), adapters.from_linen(d), g_opt, d_opt, code, loss=loss,
+                                 info_weight=float(kw.get("info_weight", 1.0)),
+                                 cont_weight=float(kw.get("cont_weight", 1.0)), ema_decay=c.ema_decay)
+        return FamilyParts(system, {"g": (jnp.zeros((b, code.dim)),), "d": (x,)}, code.sample, code.dim, code)
+    if c.family == "bigan":
+        from jaxgan.families import bigan
+        from jaxgan.models.bigan import Encoder, JointDiscriminator
+        from jaxgan.parallel import bn_axis_name
+        from jaxgan.plain_gan import normal_latent
+
+        f = int(kw.get("base_features", 64))
+        latent_fn = bigan.uniform_latent(c.latent_dim) if c.latent == "uniform" else normal_latent(c.latent_dim)
+        e = Encoder(c.latent_dim, f, kw.get("encoder", "conv"), bn_axis_name=bn_axis_name(c))
+        d = JointDiscriminator(f, kw.get("discriminator", "conv"))
+        system = bigan.bigan(adapters.from_linen(g_mod), adapters.from_linen(e), adapters.from_linen(d), g_opt,
+                             d_opt, latent_fn, loss=loss, ema_decay=c.ema_decay)
+        z = jnp.zeros((b, c.latent_dim))
+        return FamilyParts(system, {"g": (z,), "e": (x,), "d": (x, z)}, latent_fn, c.latent_dim)
+    raise ValueError(f"config field family must be one of {', '.join(FAMILIES)}; got {c.family!r}")
