@@ -14,4 +14,4 @@ RESULT = "not measured yet"
 
 
 def get_config():
-    return image_config("acgan_mnist", family="acgan", conditional=True, exclude_heldout=True, steps=2000)
+    return image_config("acgan_mnist", family="acgan", conditional=True, exclude_heldout=True)

@@ -78,10 +78,7 @@ class DCGANGenerator(nn.Module):
       num_classes: number of labels for a conditional generator, or ``None``.
       embed_dim: size of the learned label embedding concatenated to z; ``None`` concatenates a one-hot.
       bn_axis_name: cross-replica batch-norm axis, or ``None``.
-      aux_outputs: when > 0, a second head on the flattened features ``phi(x)`` and the call returns
-        ``(logits [batch], aux [batch, aux_outputs])``: ACGAN's class logits, InfoGAN's Q outputs.
-      aux_hidden: when > 0, that head is ``Dense(aux_hidden) -> BN -> LReLU -> Dense(aux_outputs)`` (InfoGAN's Q:
-        128), else one ``Dense(aux_outputs)`` (ACGAN's).
+      dense_hidden: when > 0, ``Dense(dense_hidden) -> BN -> ReLU`` on z first (InfoGAN's MNIST generator: 1024).
 
     ``labels [batch]`` (int) are required when ``num_classes`` is set and ignored otherwise.
     """
@@ -95,6 +92,7 @@ class DCGANGenerator(nn.Module):
     num_classes: int | None = None
     embed_dim: int | None = None
     bn_axis_name: str | None = None
+    dense_hidden: int = 0
 
     @nn.compact
     def __call__(self, x: Array, labels: Array | None = None, *, train: bool = True) -> Array:
@@ -104,6 +102,9 @@ class DCGANGenerator(nn.Module):
         h = x
         if self.num_classes is not None:
             h = jnp.concatenate([h, _label_code(labels, self.num_classes, self.embed_dim, "label_embed")], -1)
+        if self.dense_hidden > 0:
+            h = nn.Dense(self.dense_hidden, use_bias=False, kernel_init=DCGAN_INIT, name="hidden")(h)
+            h = nn.relu(batch_norm(train, self.bn_axis_name, name="hidden_bn")(h))
         h = nn.Dense(start * start * width, use_bias=False, kernel_init=DCGAN_INIT)(h)
         h = h.reshape(h.shape[0], start, start, width)
         # "auto": the fastest exact form measured on CPU (benchmarks/step_throughput.py, README "Performance"):
@@ -143,6 +144,8 @@ class DCGANDiscriminator(nn.Module):
       use_batch_norm: batch norm after every convolution but the first (turn it off for gradient-penalty
         losses, whose per-sample gradients batch norm mixes).
       bn_axis_name: cross-replica batch-norm axis, or ``None``.
+      dense_hidden: when > 0, ``phi(x)`` is ``Dense(dense_hidden) -> BN -> LReLU`` of the flattened last feature
+        map (InfoGAN's MNIST discriminator: 1024), else the flattened map itself.
       aux_outputs: when > 0, a second head on the flattened features ``phi(x)`` and the call returns
         ``(logits [batch], aux [batch, aux_outputs])``: ACGAN's class logits, InfoGAN's Q outputs.
       aux_hidden: when > 0, that head is ``Dense(aux_hidden) -> BN -> LReLU -> Dense(aux_outputs)`` (InfoGAN's Q:
@@ -161,6 +164,7 @@ class DCGANDiscriminator(nn.Module):
     spectral_norm: bool = False
     use_batch_norm: bool = True
     bn_axis_name: str | None = None
+    dense_hidden: int = 0
     aux_outputs: int = 0
     aux_hidden: int = 0
 
@@ -199,6 +203,12 @@ class DCGANDiscriminator(nn.Module):
                 h = batch_norm(train, self.bn_axis_name)(h)
             h = nn.leaky_relu(h, 0.2)
         phi = h.reshape(h.shape[0], -1)
+        if self.dense_hidden > 0:
+            phi = nn.Dense(self.dense_hidden, use_bias=not self.use_batch_norm, kernel_init=DCGAN_INIT,
+                           name="hidden")(phi)
+            if self.use_batch_norm:
+                phi = batch_norm(train, self.bn_axis_name, name="hidden_bn")(phi)
+            phi = nn.leaky_relu(phi, 0.2)
         if self.spectral_norm:
             logit = SNDense(1, kernel_init=DCGAN_INIT, name="head")(phi, train=train)[:, 0]
         else:
