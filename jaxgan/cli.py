@@ -2,7 +2,7 @@
 
     jaxgan train [--config NAME_OR_PATH] [--workdir DIR] [--steps N] [--seed S] [--parallel MODE]
                  [--set field=value ...] [--quiet]
-    jaxgan sample --workdir DIR [--n N] [--out FILE.png|FILE.npy] [--seed S]
+    jaxgan sample --workdir DIR [--n N] [--out FILE.png|FILE.npy] [--seed S] [--mode MODE]
     jaxgan eval --workdir DIR [--metrics fid10k,kid10k,pr10k,is10k] [--features auto|digits|inception]
                 [--inception-weights FILE.npz] [--seed S]
     jaxgan bench [benchmarks/step_throughput.py flags]
@@ -146,7 +146,9 @@ def _sample_parser(sub) -> None:
                    help="samples (default): N samples; for image runs also grid (rows x cols, one row per class "
                         "for class-conditional models), interp (interpolation strips), arith (latent arithmetic), "
                         "codes (InfoGAN: a row per code value and sweeps of the continuous codes), reconstruct "
-                        "(BiGAN: held-out digits beside G(E(x)))")
+                        "(BiGAN: held-out digits beside G(E(x))); translation runs (pix2pix, CycleGAN, StarGAN) "
+                        "draw held-out inputs beside their translations (samples: up to 32 of --n in blocks of 8 "
+                        "rows; grid: --rows of them)")
     p.add_argument("--rows", type=int, default=8, help="grid / interp rows (default 8)")
     p.add_argument("--cols", type=int, default=8, help="grid columns or interpolation steps (default 8)")
     p.add_argument("--method", choices=("slerp", "lerp"), default="slerp", help="interpolation (default slerp)")

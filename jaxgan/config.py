@@ -120,7 +120,8 @@ class Config:
     steps: int = _field(2000, integer())
 
     # data: a toy distribution name ("ring", "grid", "gaussian_1d", "gaussian_2d") or an image dataset spec
-    # ("digits", "mnist", "idx:/path", "folder:/path", "npz:/path").
+    # ("digits", "mnist", "idx:/path", "folder:/path", "npz:/path"), or for the translation families a
+    # jaxgan.data.translation spec ("paired:mnist:edges->identity", "unpaired:...", "domains:...").
     data: str = _field("ring", NAME)
     image_size: int | None = _field(None, integer(nullable=True))
     # image channels the model is built for: 1 or 3, which the data must have; None: whatever the data has
@@ -141,8 +142,9 @@ class Config:
     d_maxout: int | None = _field(None, integer(nullable=True))
     model_kwargs: dict[str, Any] = _field({}, MAPPING)
 
-    # the GAN family (jaxgan.families.configure): "gan" (the plain GAN), "acgan", "infogan", "bigan"; its options
-    family: str = _field("gan", one_of("gan", "acgan", "infogan", "bigan"))
+    # the GAN family (jaxgan.families.configure): "gan" (the plain GAN), "acgan", "infogan", "bigan", or the
+    # image-to-image translation families "pix2pix", "cyclegan", "stargan"; its options
+    family: str = _field("gan", one_of("gan", "acgan", "infogan", "bigan", "pix2pix", "cyclegan", "stargan"))
     family_kwargs: dict[str, Any] = _field({}, MAPPING)
     # train on the digit classifier's training split only (8,500 of MNIST's 10,000): its 1,500 held-out images
     # then stay unseen for the families' evaluations (ACGAN's class head, BiGAN's probes). Image data only.

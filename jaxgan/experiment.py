@@ -223,6 +223,10 @@ def check_channels(c: Config, shape: tuple[int, ...]) -> None:
 def build(config: Config) -> Experiment:
     """Validates ``config`` and builds its :class:`Experiment`; raises ValueError naming the bad field."""
     c = validate(config)
+    if c.family in ("pix2pix", "cyclegan", "stargan"):  # image-to-image translation: its own data and task
+        from jaxgan.families.translation_run import build_translation
+
+        return build_translation(c)
     if c.metrics:
         from jaxgan.metrics import registry
 

@@ -73,7 +73,7 @@ def write_samples(
     if suffix not in (".npy", ".png"):
         raise ValueError(f"--out must end in .png or .npy, got {out.name!r}")
     if suffix == ".npy":
-        np.save(out, generate(exp, state, n, seed))
+        np.save(out, exp.task.samples(exp, state, n, seed))
         return out
     return exp.task.write_picture(exp, state, out, n, seed, title)
 
@@ -123,6 +123,9 @@ def write_latent_picture(
         from -2 to 2 (the paper's figure 2) with the noise fixed per row and the other codes at 0.
       ``reconstruct`` (BiGAN): ``rows`` rows of ``cols // 2`` pairs, a held-out digit (the digit classifier's
         split) and its reconstruction ``G(E(x))``.
+
+    Translation runs (pix2pix, CycleGAN, StarGAN) take ``grid`` only: ``rows`` held-out inputs, one per row,
+    beside their translations (:func:`jaxgan.families.translation_eval.write_rows`; ``cols`` is not read).
     """
     from jaxgan import latent, plots, vision
 
@@ -130,6 +133,15 @@ def write_latent_picture(
         raise ValueError("latent pictures are for image runs; toy runs write scatters (use --mode grid)")
     if mode not in SAMPLE_MODES:
         raise ValueError(f"unknown sample mode {mode!r}; modes: {', '.join(SAMPLE_MODES)}")
+    from jaxgan.task import TranslationTask
+
+    if isinstance(exp.task, TranslationTask):
+        if mode != "grid":
+            raise ValueError(f"--mode {mode} draws from a latent space; a translation run ({exp.config.family}) "
+                             "draws held-out inputs beside their translations: --mode samples or grid")
+        from jaxgan.families import translation_eval
+
+        return translation_eval.write_rows(exp, state, out, n=rows, seed=seed, rows=rows)
     key = jax.random.PRNGKey(seed)
     if mode == "grid":
         z = _latents(exp, key, rows * cols, truncation)

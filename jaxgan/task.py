@@ -13,6 +13,10 @@ Two implementations:
 * :class:`ImageTask`: an image dataset read through a :class:`jaxgan.data.pipeline.Batcher` (host batches
   whose order depends only on the seed and the step), with optional conditioning (class labels or clusters);
   pictures are sample grids; evaluation is the sample statistics and, for digits, the classifier scores.
+* :class:`TranslationTask`: image-to-image translation data (:mod:`jaxgan.data.translation`) read the same way
+  (CycleGAN's two domains each in its own order, :class:`jaxgan.data.translation.UnpairedBatcher`); pictures
+  are rows of held-out inputs beside their translations; evaluation is
+  :func:`jaxgan.families.translation_eval.evaluate` on the held-out images.
 """
 
 from __future__ import annotations
@@ -66,6 +70,12 @@ class Task:
     def write_picture(self, exp, state, out: Path, n: int, seed: int, title: str) -> Path:
         """A picture of ``n`` samples of ``state`` at ``out`` (PNG)."""
         raise NotImplementedError
+
+    def samples(self, exp, state, n: int, seed: int) -> np.ndarray:
+        """``n`` samples ``[n, ...]`` of ``state`` as a numpy array (``jaxgan sample --out FILE.npy``)."""
+        from jaxgan import sampling
+
+        return sampling.generate(exp, state, n, seed)
 
     def final_eval(self, exp, state, workdir: Path, write) -> dict[str, Any]:
         """The evaluation in ``report.json["eval"]``; ``write(path, fn)`` writes any picture that goes with it."""
@@ -190,3 +200,51 @@ class ImageTask(Task):
         from jaxgan import vision
 
         return vision.evaluate(exp, state, workdir)
+
+
+class TranslationTask(ImageTask):
+    """Image-to-image translation (:mod:`jaxgan.data.translation`): batches of a
+    :class:`~jaxgan.data.pipeline.Batcher` (paired images, or StarGAN's images and domains) or an
+    :class:`~jaxgan.data.translation.UnpairedBatcher` (CycleGAN), the digit classifier of the source images.
+
+    Attributes:
+      data: the :class:`~jaxgan.data.translation.PairedData` or ``DomainData`` (training and held-out images).
+      dataset: the source :class:`~jaxgan.data.images.ImageDataset` the domains were made from (its labels and
+        its held-out split are the digit classifier's).
+    """
+
+    kind = "translation"
+
+    def __init__(self, data, source, batcher, rows_per_step: int):
+        super().__init__(source, batcher, None, rows_per_step)
+        self.data = data
+
+    def real_samples(self, n, seed):
+        raise ValueError(_TRANSLATION_METRICS)
+
+    def default_features(self, inception_weights):
+        raise ValueError(_TRANSLATION_METRICS)
+
+    def write_picture(self, exp, state, out, n, seed, title):
+        """Held-out inputs beside their translations (:func:`jaxgan.families.translation_eval.write_rows`):
+        ``min(n, 32)`` inputs in blocks of 8 rows."""
+        from jaxgan.families import translation_eval
+
+        return translation_eval.write_rows(exp, state, out, n=min(n, 32), seed=seed, rows=8)
+
+    def samples(self, exp, state, n, seed):
+        """The translations ``[n, ...]`` of ``n`` held-out inputs (:func:`jaxgan.families.translation_eval.outputs`)."""
+        from jaxgan.families import translation_eval
+
+        return translation_eval.outputs(exp, state, n, seed)
+
+    def final_eval(self, exp, state, workdir, write):
+        from jaxgan.families import translation_eval
+
+        return translation_eval.evaluate(exp, state, Path(workdir))
+
+
+_TRANSLATION_METRICS = (
+    "a translation run is measured on its held-out images by its final evaluation (report.json's eval: L1, PSNR, "
+    "digit and domain accuracy, FID in the digit classifier's features), not by jaxgan eval's sample metrics"
+)

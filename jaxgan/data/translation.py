@@ -337,6 +337,57 @@ def make_translation(
     )
 
 
+# ---------------------------------------------------------------------------------------------------- batches
+
+
+class UnpairedBatcher:
+    """Batches of two unpaired domains, each shuffled on its own: ``{"a": [B / P, ...], "b": [B / P, ...]}``.
+
+    Two :class:`jaxgan.data.pipeline.Batcher` s, domain A's order from ``seed`` and domain B's from
+    ``seed + 2**32`` (a seed no config has: config seeds are below 2**32). One Batcher over both arrays would
+    apply one permutation to both, and with the two halves of equal length row ``i`` of A would meet row ``i`` of
+    B in every epoch; here the rows that meet change from epoch to epoch. Like a Batcher, ``batch(t)`` depends
+    only on ``(seed, t)``; :meth:`position` records both orders and :meth:`restore` checks both.
+
+    Args:
+      train_a, train_b: ``[n_a, ...]`` and ``[n_b, ...]`` images of the two domains.
+      batch_size, seed, process_index, process_count: as for :class:`~jaxgan.data.pipeline.Batcher`.
+    """
+
+    B_SEED_OFFSET = 2**32
+
+    def __init__(self, train_a: np.ndarray, train_b: np.ndarray, batch_size: int, seed: int, *,
+                 process_index: int = 0, process_count: int = 1):
+        from jaxgan.data.pipeline import Batcher
+
+        kw = dict(process_index=process_index, process_count=process_count)
+        self.a = Batcher({"a": train_a}, batch_size, seed, **kw)
+        self.b = Batcher({"b": train_b}, batch_size, seed + self.B_SEED_OFFSET, **kw)
+        self.batch_size = batch_size
+        self.num_examples = min(self.a.num_examples, self.b.num_examples)
+
+    def batch(self, step: int) -> dict[str, np.ndarray]:
+        """This process's rows of step ``step``: ``{"a": [B / P, ...], "b": [B / P, ...]}``."""
+        return {**self.a.batch(step), **self.b.batch(step)}
+
+    def stacked(self, step: int, k: int) -> dict[str, np.ndarray]:
+        """Batches ``step .. step + k - 1`` stacked ``[k, B / P, ...]``."""
+        return {**self.a.stacked(step, k), **self.b.stacked(step, k)}
+
+    def position(self, step: int) -> dict:
+        """``{"step": step, "a": <A's Batcher.position>, "b": <B's>}``."""
+        return {"step": int(step), "a": self.a.position(step), "b": self.b.position(step)}
+
+    def restore(self, position) -> int:
+        """Checks a :meth:`position` against both orders and returns its step; ValueError when it differs."""
+        if not all(isinstance(position.get(k), dict) for k in ("a", "b")):
+            raise ValueError("cannot resume this data order: the checkpoint's data position is not two "
+                             f"independently shuffled domains (got keys {sorted(position)})")
+        self.a.restore(position["a"])
+        self.b.restore(position["b"])
+        return int(position["step"])
+
+
 def load_translation(spec: str, size: int | None = None) -> PairedData | DomainData:
     """Loads the source of ``spec`` with :func:`jaxgan.data.images.load_dataset` and builds its translation data.
 

@@ -12,6 +12,10 @@ inputs, its latents and its own evaluation; :func:`jaxgan.experiment.build` call
 * ``"bigan"``: :func:`jaxgan.families.bigan.bigan`; ``z ~ U[-1, 1]^latent_dim`` (``latent="uniform"``) or
   normal; ``encoder`` (``"conv"``) and ``discriminator`` (``"conv"``) kinds of :mod:`jaxgan.models.bigan`, their
   ``base_features`` (64). G and E share the generator's optimizer (``g_lr``).
+* ``"pix2pix"``, ``"cyclegan"``, ``"stargan"``: image-to-image translation, built by
+  :func:`jaxgan.families.translation_run.build_translation` on a :mod:`jaxgan.data.translation` spec in
+  ``config.data`` (``paired:``, ``unpaired:``, ``domains:`` respectively); their ``family_kwargs`` are the loss
+  weights (:data:`jaxgan.families.translation_run.FAMILY_KWARGS`), their networks' sizes ``model_kwargs``.
 
 Fields of the plain GAN that a family does not take (penalties, ``n_critic`` > 1, packing, ...) are refused
 with the field's name.
@@ -30,11 +34,15 @@ from jaxgan.config import Config
 from jaxgan.losses import get_loss
 from jaxgan.system import System
 
-FAMILIES = ("gan", "acgan", "infogan", "bigan")
+FAMILIES = ("gan", "acgan", "infogan", "bigan", "pix2pix", "cyclegan", "stargan")
+TRANSLATION_FAMILIES = ("pix2pix", "cyclegan", "stargan")
 _KWARGS = {
     "acgan": {"class_weight"},
     "infogan": {"categories", "continuous", "noise", "info_weight", "cont_weight", "q_hidden"},
     "bigan": {"encoder", "discriminator", "base_features"},
+    "pix2pix": {"l1_weight", "adversarial_weight"},
+    "cyclegan": {"cycle_weight", "identity_weight", "pool_size"},
+    "stargan": {"cls_weight", "rec_weight", "gp_weight", "unroll_critic"},
 }
 
 
@@ -64,6 +72,10 @@ def check_config(c: Config) -> None:
     if unknown:
         raise ValueError(f"config field family_kwargs: family {c.family!r} takes {sorted(_KWARGS[c.family])}, "
                          f"not {unknown}")
+    if c.family in TRANSLATION_FAMILIES:
+        from jaxgan.families.translation_run import check_translation_config
+
+        return check_translation_config(c)
     if c.model != "dcgan":
         raise ValueError(f"config field model: family {c.family!r} is built on model 'dcgan', got {c.model!r}")
     refused = {

@@ -31,7 +31,7 @@ def _batched(fn, x: np.ndarray) -> np.ndarray:
     return np.concatenate([np.asarray(f(jnp.asarray(x[i:i + BATCH]))) for i in range(0, len(x), BATCH)])
 
 
-def _net_params(state, name: str):
+def net_params(state, name: str):
     """A network's parameters for evaluation (its EMA when the run kept one), from a full
     :class:`jaxgan.system.SystemState` or a :class:`jaxgan.state.SamplingState` of a system's checkpoint."""
     nets = getattr(state, "nets", None)
@@ -69,7 +69,7 @@ def _heldout(exp):
 def acgan_eval(exp, state) -> dict[str, Any]:
     ds = exp.dataset
     _, held = _heldout(exp)
-    params, model_state = _net_params(state, "d")
+    params, model_state = net_params(state, "d")
     d = exp.system.nets["d"]
     logits = _batched(lambda x: d.apply(params, model_state, x, train=False)[0][1], ds.images[held])
     return {
@@ -92,7 +92,7 @@ def infogan_eval(exp, state, workdir: Path, n: int = 2000, seed: int = 1234) -> 
     images = _batched(lambda z: exp.generate_from(state, z), z)
     predicted = _classifier(exp, workdir)(images)
     acc, mapping = matched_accuracy(cat, predicted, k, int(exp.dataset.num_classes or k))
-    params, model_state = _net_params(state, "d")
+    params, model_state = net_params(state, "d")
     q = _batched(lambda x: exp.system.nets["d"].apply(params, model_state, x, train=False)[0][1], images)
     mi, mi_cat, _ = mutual_information_bound(jnp.asarray(q), jnp.asarray(cat), jnp.asarray(cont), k)
     return {
@@ -118,7 +118,7 @@ def bigan_eval(exp, state, workdir: Path, init_state=None) -> dict[str, Any]:
     ds = exp.dataset
     train, held = _heldout(exp)
     e = exp.system.nets["e"]
-    params, model_state = _net_params(state, "e")
+    params, model_state = net_params(state, "e")
     codes = _batched(lambda x: e.apply(params, model_state, x, train=False)[0], ds.images)
     logistic, nn1 = _probes(codes, ds.labels, train, held)
     init = init_state if init_state is not None else jax.device_get(jax.jit(exp.init_state)())
@@ -142,5 +142,5 @@ def encode(exp, state, images: np.ndarray) -> np.ndarray:
     """BiGAN's encoder ``E(x)`` (its EMA when kept) of ``images [n, h, w, c]`` in [-1, 1], inference mode."""
     if "e" not in exp.system.nets:
         raise ValueError(f"family {exp.config.family!r} has no encoder")
-    params, model_state = _net_params(state, "e")
+    params, model_state = net_params(state, "e")
     return _batched(lambda x: exp.system.nets["e"].apply(params, model_state, x, train=False)[0], np.asarray(images))
