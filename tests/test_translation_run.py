@@ -81,6 +81,8 @@ def test_bad_translation_configs_name_the_field(overrides, message):
      "config field model_kwargs: the networks do not fit (16, 16, 1) images: StarGANDiscriminator: the image side"),
     ("cyclegan", dict(batch_size=800), "config field batch_size: 'unpaired:digits:plain->thick' has 763 training"),
     ("cyclegan", dict(data="unpaired:digits:plain->plain"), "config field data: family 'cyclegan' trains on a"),
+    ("cyclegan", dict(data="unpaired:nosuch:plain->thick"),
+     "config field data: the source of 'unpaired:nosuch:plain->thick': unknown dataset spec 'nosuch'"),
 ])
 def test_what_only_building_finds_names_the_field(family, overrides, message):
     with pytest.raises(ValueError) as err:

@@ -126,7 +126,10 @@ def load_data(c: Config):
     from jaxgan.data.translation import make_translation, parse_spec
 
     spec = parse_spec(c.data)
-    source = load_dataset(spec.source, c.image_size, channels=1)
+    try:
+        source = load_dataset(spec.source, c.image_size, channels=1)
+    except ValueError as e:
+        raise ValueError(f"config field data: the source of {c.data!r}: {e}") from None
     data = make_translation(spec, source.images, source.labels, name=c.data)
     check_channels(c, source.images.shape)
     _, h, w, _ = source.images.shape
