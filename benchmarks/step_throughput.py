@@ -4,6 +4,14 @@
     python benchmarks/step_throughput.py --model dcgan28 --batch 64,256 --levers --json out.jsonl
     python benchmarks/step_throughput.py --model mlp2d --batch 100 --steps 2000 --warmup 200
     python benchmarks/step_throughput.py --model dcgan28 --batch 8 --steps 3 --warmup 1 --no-torch   # smoke test
+    python benchmarks/step_throughput.py --model dcgan28 --batch 64 --dtype float32,bfloat16 --impl jaxgan
+
+``--dtype bfloat16`` adds jaxgan's rows in bfloat16 mixed precision (:func:`jaxgan.precision.mixed_precision`:
+float32 parameters, optimizer states and losses, the networks' forward and backward passes in bf16) as
+implementation ``jaxgan bf16``, with a ``jaxgan_bf16/jaxgan`` speed ratio to the float32 row of the same variant.
+It is for accelerators (TPU, recent GPUs), whose matrix units run bf16 at several times their float32 rate: on a
+CPU without bf16 matrix instructions (this project's 2-core AMD EPYC VM) XLA converts bf16 to float32 and back
+around each convolution, so bf16 rows are expected to be slower than float32 ones there.
 
 What one row measures: a model's whole train step (``n_critic`` discriminator updates and one generator update, as
 ``jaxgan.train.make_train_step`` does it), on data already in memory (a fixed real batch for the image models,
@@ -61,6 +69,7 @@ MODELS = ("dcgan28", "mlp2d", "sngan32")
 DEFAULT_BATCHES = {"dcgan28": (64, 256), "mlp2d": (100, 512), "sngan32": (8,)}
 DEFAULT_STEPS = {"dcgan28": (100, 10), "mlp2d": (1000, 100), "sngan32": (4, 1)}  # (timed steps, warm-up steps)
 N_CRITIC = {"dcgan28": 1, "mlp2d": 1, "sngan32": 5}
+DTYPE_LABELS = {"float32": "f32", "bfloat16": "bf16"}  # --dtype: the networks' compute dtype
 LATENT = {"dcgan28": 100, "mlp2d": 2, "sngan32": 128}
 XLA_FLAG_TRIALS = (
     "--xla_cpu_use_onednn=true",
@@ -248,8 +257,11 @@ def _count(tree) -> int:
     return int(sum(np.prod(x.shape) for x in jax.tree.leaves(tree)))
 
 
-def jaxgan_parts(model: str, batch: int, upsample: str = "transpose", unroll_critic: bool = True):
-    """``(train_step, state, real_batch_or_None, sample_fn_or_None)`` for one benchmark model in jaxgan."""
+def jaxgan_parts(
+    model: str, batch: int, upsample: str = "transpose", unroll_critic: bool = True, dtype: str = "float32"
+):
+    """``(train_step, state, real_batch_or_None, sample_fn_or_None)`` for one benchmark model in jaxgan, its
+    networks computing in ``dtype`` (``"bfloat16"``: :func:`jaxgan.precision.mixed_precision`)."""
     import jax
     import jax.numpy as jnp
     import optax
@@ -281,6 +293,12 @@ def jaxgan_parts(model: str, batch: int, upsample: str = "transpose", unroll_cri
         loss, opt, x_shape = "hinge", optax.adam(2e-4, b1=0.0, b2=0.9), (32, 32, 3)
     else:
         raise ValueError(f"unknown model {model!r}; models: {', '.join(MODELS)}")
+    if dtype not in DTYPE_LABELS:
+        raise ValueError(f"unknown dtype {dtype!r}; dtypes: {', '.join(DTYPE_LABELS)}")
+    if dtype != "float32":
+        from jaxgan.precision import mixed_precision
+
+        g, d = mixed_precision(g, jnp.dtype(dtype)), mixed_precision(d, jnp.dtype(dtype))
     step = train.make_train_step(
         g, d, loss, opt, opt, latent_dim=LATENT[model], n_critic=n_critic, unroll_critic=unroll_critic
     )
@@ -292,7 +310,7 @@ def jaxgan_parts(model: str, batch: int, upsample: str = "transpose", unroll_cri
 
 
 def make_jaxgan_runner(
-    model, batch, *, upsample="transpose", donate=True, mode="step", k=1, unroll_critic=True
+    model, batch, *, upsample="transpose", donate=True, mode="step", k=1, unroll_critic=True, dtype="float32"
 ) -> JaxRunner:
     """mode: ``step`` (one step per call), ``loop`` (k Python-dispatched steps per call, one sync),
     ``scan`` (``make_multi_step`` over k stacked copies of the batch, or ``make_sampled_multi_step`` for toy data),
@@ -304,7 +322,7 @@ def make_jaxgan_runner(
 
     from jaxgan import train
 
-    step, state, real, sample_fn = jaxgan_parts(model, batch, upsample, unroll_critic)
+    step, state, real, sample_fn = jaxgan_parts(model, batch, upsample, unroll_critic, dtype)
     params = (_count(state.g_params), _count(state.d_params))
     donate_argnums = (0,) if donate else ()
     if sample_fn is not None:  # toy data drawn on device inside the call
@@ -348,50 +366,74 @@ class Entry:
         return f"{self.impl} [{self.variant}]" if self.variant else self.impl
 
 
-def entries_for(model: str, batch: int, args, with_torch: bool, levers: bool = False) -> list[Entry]:
-    """The rows of one model and batch; ``levers`` adds the donation / loop / scan rows."""
+def entries_for(
+    model: str, batch: int, args, with_torch: bool, levers: bool = False, dtype: str = "float32"
+) -> list[Entry]:
+    """The rows of one model and batch; ``levers`` adds the donation / loop / scan rows. With ``dtype``
+    ``"bfloat16"`` only jaxgan's rows, in mixed precision, as implementation ``jaxgan bf16`` (the references and
+    the levers are float32 rows)."""
     flops = step_flops(model, batch)
     k = args.steps_per_call
+    impl = "jaxgan" if dtype == "float32" else f"jaxgan {DTYPE_LABELS[dtype]}"
+    levers = levers and dtype == "float32"
     out: list[Entry] = []
     if model == "dcgan28":
         for up in ("transpose", "subpixel", "phases", "phases,transpose", "subpixel,transpose", "resize_conv"):
             f = step_flops(model, batch, up)
             out.append(
-                Entry(model, batch, "jaxgan", up, lambda up=up: make_jaxgan_runner(model, batch, upsample=up), f, up)
+                Entry(
+                    model,
+                    batch,
+                    impl,
+                    up,
+                    lambda up=up: make_jaxgan_runner(model, batch, dtype=dtype, upsample=up),
+                    f,
+                    up,
+                )
             )
-        for up in ("transpose", "subpixel", "phases,transpose"):
+        for up in ("transpose", "subpixel", "phases,transpose") if dtype == "float32" else ():
             out.append(
                 Entry(model, batch, "minimal_jax", up, lambda up=up: make_minimal_runner(batch, upsample=up), flops, up)
             )
         if levers:
             up = args.lever_upsample
-            lever = lambda **kw: lambda: make_jaxgan_runner(model, batch, upsample=up, **kw)
-            out.append(Entry(model, batch, "jaxgan", f"{up}, not donated", lever(donate=False), flops, up))
+            lever = lambda **kw: lambda: make_jaxgan_runner(model, batch, dtype=dtype, upsample=up, **kw)
+            out.append(Entry(model, batch, impl, f"{up}, not donated", lever(donate=False), flops, up))
             ki = args.image_steps_per_call
-            out.append(Entry(model, batch, "jaxgan", f"{up}, loop x{ki}, 1 sync", lever(mode="loop", k=ki), flops, up))
-            out.append(Entry(model, batch, "jaxgan", f"{up}, scan x{ki}", lever(mode="scan", k=ki), flops, up))
+            out.append(Entry(model, batch, impl, f"{up}, loop x{ki}, 1 sync", lever(mode="loop", k=ki), flops, up))
+            out.append(Entry(model, batch, impl, f"{up}, scan x{ki}", lever(mode="scan", k=ki), flops, up))
             out.append(
-                Entry(
-                    model, batch, "jaxgan", f"{up}, scan x{ki} unrolled", lever(mode="scan_unrolled", k=ki), flops, up
-                )
+                Entry(model, batch, impl, f"{up}, scan x{ki} unrolled", lever(mode="scan_unrolled", k=ki), flops, up)
             )
     elif model == "mlp2d":
         out.append(
             Entry(
-                model, batch, "jaxgan", f"scan x{k}", lambda: make_jaxgan_runner(model, batch, mode="scan", k=k), flops
+                model,
+                batch,
+                impl,
+                f"scan x{k}",
+                lambda: make_jaxgan_runner(model, batch, dtype=dtype, mode="scan", k=k),
+                flops,
             )
         )
         out.append(
-            Entry(model, batch, "jaxgan", "loop x1", lambda: make_jaxgan_runner(model, batch, mode="loop", k=1), flops)
+            Entry(
+                model,
+                batch,
+                impl,
+                "loop x1",
+                lambda: make_jaxgan_runner(model, batch, dtype=dtype, mode="loop", k=1),
+                flops,
+            )
         )
         if levers:
             out.append(
                 Entry(
                     model,
                     batch,
-                    "jaxgan",
+                    impl,
                     f"loop x{k}, 1 sync",
-                    lambda: make_jaxgan_runner(model, batch, mode="loop", k=k),
+                    lambda: make_jaxgan_runner(model, batch, dtype=dtype, mode="loop", k=k),
                     flops,
                 )
             )
@@ -399,22 +441,22 @@ def entries_for(model: str, batch: int, args, with_torch: bool, levers: bool = F
                 Entry(
                     model,
                     batch,
-                    "jaxgan",
+                    impl,
                     f"scan x{k}, not donated",
-                    lambda: make_jaxgan_runner(model, batch, mode="scan", k=k, donate=False),
+                    lambda: make_jaxgan_runner(model, batch, dtype=dtype, mode="scan", k=k, donate=False),
                     flops,
                 )
             )
     else:
-        out.append(Entry(model, batch, "jaxgan", "", lambda: make_jaxgan_runner(model, batch), flops))
+        out.append(Entry(model, batch, impl, "", lambda: make_jaxgan_runner(model, batch, dtype=dtype), flops))
         if levers and N_CRITIC[model] > 1:
             out.append(
                 Entry(
                     model,
                     batch,
-                    "jaxgan",
+                    impl,
                     "critic loop",
-                    lambda: make_jaxgan_runner(model, batch, unroll_critic=False),
+                    lambda: make_jaxgan_runner(model, batch, dtype=dtype, unroll_critic=False),
                     flops,
                 )
             )
@@ -552,6 +594,9 @@ def ratio_records(rows: list[dict]) -> list[dict]:
                 add("scan_unrolled/synced_each" if v.endswith("unrolled") else "scan/synced_each", r, base_row)
             elif v.startswith("scan x"):
                 add("scan/synced_each", r, find(model, batch, "jaxgan", "loop x1"))
+        for r in rows:  # --dtype bfloat16: each mixed-precision row against the float32 row of its variant
+            if (r["model"], r["batch"], r["impl"]) == (model, batch, "jaxgan bf16"):
+                add("jaxgan_bf16/jaxgan", r, find(model, batch, "jaxgan", r["variant"]))
     return out
 
 
@@ -709,6 +754,12 @@ def main(argv=None) -> int:
         help="only the rows whose label 'impl [variant]' contains one of these comma-separated strings",
     )
     p.add_argument("--levers", action="store_true", help="also measure donation, loop vs scan, cache, XLA flags")
+    p.add_argument(
+        "--dtype",
+        default="float32",
+        help="comma list of the jaxgan rows' compute dtypes: float32, bfloat16 (mixed precision: for accelerators; "
+        "expected slower on a CPU)",
+    )
     p.add_argument("--lever-upsample", default="phases,transpose", help="dcgan28 upsampling used for the lever rows")
     p.add_argument("--xla-cost", action="store_true", help="print XLA cost_analysis() FLOPs beside the analytic")
     p.add_argument("--json", default=None, help="append the JSON lines to this file too")
@@ -726,6 +777,10 @@ def main(argv=None) -> int:
     for m in models:
         if m not in MODELS:
             p.error(f"unknown model {m!r}; models: {', '.join(MODELS)}")
+    dtypes = tuple(args.dtype.split(","))
+    for dt in dtypes:
+        if dt not in DTYPE_LABELS:
+            p.error(f"unknown dtype {dt!r}; dtypes: {', '.join(DTYPE_LABELS)}")
     with_torch = args.torch and torch_available()
     if with_torch:
         import torch
@@ -746,7 +801,10 @@ def main(argv=None) -> int:
         warmup = DEFAULT_STEPS[m][1] if args.warmup is None else args.warmup
         for i, b in enumerate(batches):
             log(f"{m} batch {b}: {steps} timed steps after {warmup} warm-up steps")
-            entries = entries_for(m, b, args, with_torch, levers=args.levers and i == 0)
+            entries = []
+            for dt in dtypes:  # one interleaved measurement: a change of machine load hits every dtype alike
+                f32 = dt == "float32"
+                entries += entries_for(m, b, args, with_torch and f32, levers=args.levers and i == 0 and f32, dtype=dt)
             if args.impl:
                 entries = [e for e in entries if any(x in f"{e.impl} [{e.variant}]" for x in args.impl.split(","))]
             measure(entries, steps, warmup, args.rounds, log, budget_s=args.budget)
@@ -797,6 +855,11 @@ def main(argv=None) -> int:
         f"end {ceil_end} -> ceiling {ceiling}"
     )
     print("FLOPs: analytic (conv/dense multiply-adds x 2, forward + backward as the step needs them; no zero taps)")
+    if "bfloat16" in dtypes:
+        print(
+            "bf16: 'jaxgan bf16' rows run the networks in bfloat16 mixed precision (float32 params, optimizer and "
+            "losses); bf16 is for accelerators: on a CPU without bf16 matrix units they are expected to be slower"
+        )
     print(
         "dRSS: rise of peak RSS (VmHWM) while building, compiling and warming up that row; "
         f"ru_maxrss of the whole process: {env['ru_maxrss_mib']} MiB\n"

@@ -134,8 +134,8 @@ class Config:
     latent_dim: int = _field(2, integer())
     latent: str = _field("normal", one_of("normal", "uniform"))
 
-    # models: "mlp" (toy) or an image family ("dcgan", "sngan", "began").
-    model: str = _field("mlp", one_of("mlp", "dcgan", "sngan", "began"))
+    # models: "mlp" (toy) or an image family ("dcgan", "sngan", "began", "biggan").
+    model: str = _field("mlp", one_of("mlp", "dcgan", "sngan", "began", "biggan"))
     g_features: list[int] = _field([128, 128, 128], FEATURES)
     d_features: list[int] = _field([128, 128, 128], FEATURES)
     g_batch_norm: bool = _field(False, BOOL)
@@ -153,6 +153,9 @@ class Config:
     loss: str = _field("non_saturating", NAME)
     loss_kwargs: dict[str, Any] = _field({}, MAPPING)
     penalties: dict[str, float] = _field({}, WEIGHTS)  # {"gp": 10.0, "r1": 1.0, ...}
+    # BigGAN's orthogonal regularization of G's kernels (jaxgan.penalties.orthogonal_regularization), its weight
+    # beta (1e-4 in the paper; 5e-5 reproduces BigGAN-PyTorch's update); reported as g/ortho. Plain GAN only.
+    g_ortho: float | None = _field(None, number(0, lo_open=True, nullable=True))
     weight_clip: float | None = _field(None, number(0, lo_open=True, nullable=True))
     n_critic: int = _field(1, integer())
     simultaneous: bool = _field(False, BOOL)
@@ -181,6 +184,10 @@ class Config:
     # that D scores as most real; top_k is the floor nu (0.5 in the paper), None turns it off. Image data only.
     top_k: float | None = _field(None, number(0, 1, lo_open=True, nullable=True))
     top_k_gamma: float = _field(0.99, number(0, 1, lo_open=True))
+
+    # the dtype of every network's forward pass (jaxgan.precision.mixed_precision): "bfloat16" computes in bf16
+    # while parameters, optimizer states, model state and losses stay float32 (for TPUs and recent GPUs)
+    compute_dtype: str = _field("float32", one_of("float32", "bfloat16"))
 
     # running
     parallel: str = _field("none", one_of("none", "pmap", "mesh"))
@@ -212,6 +219,12 @@ def validate(config: Config) -> Config:
 
         if config.data in TOY_DISTRIBUTIONS:
             raise ValueError(f"config field clusters needs image data, not data={config.data!r}")
+    if config.compute_dtype != "float32" and config.family in ("pix2pix", "cyclegan", "stargan"):
+        raise ValueError(f"config field compute_dtype: family {config.family!r} builds its networks apart and does "
+                         f"not run them in {config.compute_dtype} yet; set compute_dtype=float32")
+    if config.g_ortho is not None and config.family != "gan":
+        raise ValueError(f"config field g_ortho: family {config.family!r} does not take it (plain GAN only); "
+                         f"set it back to its default")
     if config.family != "gan" or config.family_kwargs:
         from jaxgan.families.configure import check_config
 

@@ -220,6 +220,16 @@ def check_channels(c: Config, shape: tuple[int, ...]) -> None:
         )
 
 
+def with_compute_dtype(c: Config, net: adapters.Net) -> adapters.Net:
+    """``net`` computing in ``config.compute_dtype`` (:func:`jaxgan.precision.mixed_precision`: float32 parameters,
+    model state and outputs); for ``"float32"`` the net itself, so float32 runs are unchanged to the bit."""
+    if c.compute_dtype == "float32":
+        return net
+    from jaxgan.precision import mixed_precision
+
+    return mixed_precision(net, jnp.dtype(c.compute_dtype))
+
+
 def build(config: Config) -> Experiment:
     """Validates ``config`` and builds its :class:`Experiment`; raises ValueError naming the bad field."""
     c = validate(config)
@@ -273,15 +283,17 @@ def build(config: Config) -> Experiment:
         from jaxgan.families import configure
 
         parts = configure.build(c, g_mod, d_mod, g_opt, d_opt, data_shape, None if cond is None else cond.num_classes)
+        nets = {name: with_compute_dtype(c, net) for name, net in parts.system.nets.items()}
+        parts = parts._replace(system=parts.system._replace(nets=nets))
         return Experiment(
-            config=c, generator=adapters.from_linen(g_mod), discriminator=parts.system.nets["d"], loss=loss,
+            config=c, generator=with_compute_dtype(c, adapters.from_linen(g_mod)), discriminator=nets["d"], loss=loss,
             g_optimizer=g_opt, d_optimizer=d_opt, step_kwargs={}, latent_fn=parts.latent_fn, data_shape=data_shape,
             toy=None, dataset=dataset, rows_per_step=c.batch_size, batcher=batcher, conditioning=cond,
             task=ImageTask(dataset, batcher, cond, c.batch_size), system=parts.system,
             init_inputs=parts.init_inputs, code=parts.code,
         )
-    generator = adapters.from_linen(g_mod)
-    discriminator = adapters.from_linen(d_mod)
+    generator = with_compute_dtype(c, adapters.from_linen(g_mod))
+    discriminator = with_compute_dtype(c, adapters.from_linen(d_mod))  # remedies wrap it: they stay float32
     if c.instance_noise > 0:
         discriminator = remedies.instance_noise(discriminator, c.instance_noise)
     if c.pack > 1:
@@ -308,6 +320,7 @@ def build(config: Config) -> Experiment:
         ema_decay=c.ema_decay,
         ema_warmup=c.ema_warmup,
         generator_top_k=top_k,
+        g_penalties=() if c.g_ortho is None else (penalties.orthogonal_regularization(c.g_ortho),),
     )
     # Building the step checks the remaining hyperparameters (n_critic, ema_decay, ...) on the host.
     train.make_train_step(generator, discriminator, loss, g_opt, d_opt, **step_kwargs)

@@ -24,7 +24,7 @@ import optax
 from jaxgan.adapters import Net
 from jaxgan.context import Context
 from jaxgan.losses import GANLoss, get_loss
-from jaxgan.penalties import Penalty
+from jaxgan.penalties import ParamPenalty, Penalty
 from jaxgan.state import GANState
 from jaxgan.system import Player, System, SystemState
 
@@ -127,12 +127,18 @@ def discriminator_loss_fn(loss: GANLoss, latent_fn: Callable[[Array], Array],
 
 
 def generator_loss_fn(loss: GANLoss, latent_fn: Callable[[Array], Array],
-                      top_k: Callable[[Array], Array] | None = None) -> Callable[[Context], tuple[Array, dict]]:
-    """The ``g`` player's loss: ``loss.generator(D(x), D(G(z)))`` (``D(x)`` only if the family reads it).
+                      top_k: Callable[[Array], Array] | None = None,
+                      param_penalties: Sequence[ParamPenalty] = ()) -> Callable[[Context], tuple[Array, dict]]:
+    """The ``g`` player's loss: ``loss.generator(D(x), D(G(z)))`` (``D(x)`` only if the family reads it) plus
+    weighted penalties of G's parameters.
 
     With ``top_k`` (a schedule ``fraction(step)``) the mean over samples becomes the mean over the
-    ``ceil(fraction * B)`` samples that D scores most real (Sinha et al. 2020).
+    ``ceil(fraction * B)`` samples that D scores most real (Sinha et al. 2020). Each of ``param_penalties``
+    (:class:`jaxgan.penalties.ParamPenalty`, e.g. BigGAN's orthogonal regularization) adds
+    ``weight * fn(g_params)`` of G's float32 parameters. Metrics: ``loss`` (without penalties) and each
+    penalty's unweighted value under its name.
     """
+    param_penalties = tuple(param_penalties)
 
     def loss_fn(ctx: Context):
         x_real, labels = ctx.batch["x"], ctx.batch.get("label")
@@ -149,7 +155,12 @@ def generator_loss_fn(loss: GANLoss, latent_fn: Callable[[Array], Array],
             value = loss.generator(d_real, d_fake, loss_state)
         else:  # the loss's own weighted mean over a 0/1 mask of the samples D scores most real
             value = loss.generator(d_real, d_fake, loss_state, weights=top_k_weights(d_fake, top_k(ctx.step)))
-        return value, {"loss": value}
+        total, metrics = value, {"loss": value}
+        for p in param_penalties:
+            pv = p.fn(ctx.params["g"])
+            metrics[p.name] = pv
+            total = total + p.weight * pv
+        return total, metrics
 
     return loss_fn
 
@@ -176,6 +187,7 @@ def gan(
     ema_decay: float | None = None,
     ema_warmup: bool = False,
     generator_top_k: Callable[[Array], Array] | None = None,
+    g_penalties: Sequence[ParamPenalty] = (),
 ) -> System:
     """The plain (conditional) GAN as a :class:`System`; arguments as :func:`jaxgan.train.make_train_step`.
 
@@ -201,8 +213,10 @@ def gan(
             )
         if not callable(generator_top_k):
             raise ValueError(f"generator_top_k must be a schedule fraction(step), got {generator_top_k!r}")
-    for p in penalties:
+    for p in (*penalties, *g_penalties):
         _check_finite(f"weight of penalty {p.name!r}", p.weight)
+    if len({p.name for p in g_penalties}) != len(g_penalties) or {p.name for p in g_penalties} & {"loss"}:
+        raise ValueError(f"g_penalties need distinct names other than 'loss', got {[p.name for p in g_penalties]}")
     if latent_fn is None:
         if latent_dim is None:
             raise ValueError("give latent_dim (standard normal latents) or latent_fn(key) -> z")
@@ -212,7 +226,7 @@ def gan(
         players=(
             Player("d", ("d",), d_optimizer, discriminator_loss_fn(loss, latent_fn, penalties),
                    repeats=n_critic, constraint=d_constraint, unroll=unroll_critic),
-            Player("g", ("g",), g_optimizer, generator_loss_fn(loss, latent_fn, generator_top_k)),
+            Player("g", ("g",), g_optimizer, generator_loss_fn(loss, latent_fn, generator_top_k, g_penalties)),
         ),
         ema=("g",) if ema_decay is not None else (),
         ema_decay=ema_decay,

@@ -28,7 +28,7 @@ import optax
 from jaxgan.adapters import Net
 from jaxgan.context import Replicas, sample_keys
 from jaxgan.losses import GANLoss
-from jaxgan.penalties import Penalty
+from jaxgan.penalties import ParamPenalty, Penalty
 from jaxgan.plain_gan import gan, normal_latent, to_gan_state, to_system_state, top_k_mean, top_k_schedule
 from jaxgan.state import GANState
 from jaxgan.system import System, SystemStep
@@ -92,6 +92,7 @@ def make_train_step(
     ema_decay: float | None = None,
     ema_warmup: bool = False,
     generator_top_k: Callable[[Array], Array] | None = None,
+    g_penalties: Sequence[ParamPenalty] = (),
     replicas: Replicas = Replicas(),
 ) -> GANStep:
     """Returns a pure ``train_step(state, batch) -> (state, metrics)``.
@@ -126,13 +127,15 @@ def make_train_step(
         With data parallelism each replica keeps the top k of its own ``B`` samples. Not for losses whose
         generator term couples samples (``generator_uses_real``: relativistic, ``fgan_*`` without the trick)
         or whose discriminator output is not a realness score (``began``: reconstruction errors).
+      g_penalties: :class:`jaxgan.penalties.ParamPenalty` s of the generator's parameters added to its loss,
+        reported as ``g/<name>``: BigGAN's ``penalties.orthogonal_regularization(beta)`` is ``g/ortho``.
       replicas: how to average across data-parallel replicas; set by :mod:`jaxgan.parallel`.
 
     Returns:
       ``train_step(state, batch)``. Its metrics are scalars: ``d/loss``, ``g/loss``, ``d/<penalty>``,
-      ``d/real_logits_mean``, ``d/fake_logits_mean``, ``d/grad_norm``, ``g/grad_norm``, ``d/skipped``,
-      ``g/skipped`` (cumulative counts of non-finite updates not applied) and ``loss/<name>`` from the loss
-      state (BEGAN's ``k`` and ``m_global``). Discriminator metrics are means over the ``n_critic`` updates.
+      ``g/<param penalty>``, ``d/real_logits_mean``, ``d/fake_logits_mean``, ``d/grad_norm``, ``g/grad_norm``,
+      ``d/skipped``, ``g/skipped`` (cumulative counts of non-finite updates not applied) and ``loss/<name>`` from
+      the loss state (BEGAN's ``k`` and ``m_global``). Discriminator metrics are means over the ``n_critic`` updates.
       It is a :class:`GANStep`, whose ``n_critic`` :mod:`jaxgan.parallel` reads to lay out a step's real rows
       across devices. The same system for other state layouts: :func:`jaxgan.plain_gan.gan`.
 
@@ -145,7 +148,7 @@ def make_train_step(
         generator, discriminator, loss, g_optimizer, d_optimizer,
         latent_fn=latent_fn, latent_dim=latent_dim, n_critic=n_critic, unroll_critic=unroll_critic,
         simultaneous=simultaneous, penalties=penalties, d_constraint=d_constraint, ema_decay=ema_decay,
-        ema_warmup=ema_warmup, generator_top_k=generator_top_k,
+        ema_warmup=ema_warmup, generator_top_k=generator_top_k, g_penalties=g_penalties,
     )
     return GANStep(system, replicas)
 

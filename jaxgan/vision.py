@@ -8,7 +8,12 @@ Model families (``config.model``) and what ``config.model_kwargs["generator"]`` 
 * ``dcgan``: :class:`jaxgan.models.dcgan.DCGANGenerator` / ``DCGANDiscriminator`` (Radford et al. 2016), with
   ``conditional=True`` the concat or projection variants;
 * ``sngan``: the ResNet SNGAN pair (Miyato et al. 2018), 32x32;
-* ``began``: the BEGAN generator and autoencoder discriminator (Berthelot et al. 2017), used with ``loss="began"``.
+* ``began``: the BEGAN generator and autoencoder discriminator (Berthelot et al. 2017), used with ``loss="began"``;
+* ``biggan``: :class:`jaxgan.models.biggan.BigGANGenerator` / ``BigGANDiscriminator`` (Brock et al. 2019), 32x32,
+  class-conditional through the shared embedding and the projection head (unconditional without labels). The
+  ablation switches are generator kwargs (``shared_embedding``, ``hierarchical``, ``attention_resolution``;
+  ``ch``, ``shared_dim``) and discriminator kwargs (``attention_resolution``, ``ch``); hierarchical latents need
+  ``latent_dim`` divisible by 4. Orthogonal regularization is ``config.g_ortho``.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from jaxgan import plots
 from jaxgan.config import Config
 from jaxgan.data import images
 
-MODEL_FAMILIES = ("dcgan", "sngan", "began")
+MODEL_FAMILIES = ("dcgan", "sngan", "began", "biggan")
 
 
 def load_data(c: Config) -> images.ImageDataset:
@@ -48,6 +53,8 @@ def build_modules(c: Config, dataset: images.ImageDataset, num_classes: int | No
     g_kw = dict(c.model_kwargs.get("generator", {}))
     d_kw = dict(c.model_kwargs.get("discriminator", {}))
     axis = bn_axis_name(c)
+    if c.compute_dtype != "float32" and c.model == "dcgan" and num_classes is not None:
+        _check_dcgan_label_code(c, g_kw, d_kw)
     if c.model == "dcgan":
         from jaxgan.models import dcgan
 
@@ -71,11 +78,39 @@ def build_modules(c: Config, dataset: images.ImageDataset, num_classes: int | No
             raise ValueError(f"began takes 28, 32 or 64 pixel images; set image_size (data is {h}x{w})")
         g = began.BEGANGenerator(resolution=h, channels=ch, **g_kw)
         d = began.BEGANDiscriminator(resolution=h, **d_kw)
+    elif c.model == "biggan":
+        from jaxgan.models import biggan
+
+        if h != 32:
+            raise ValueError(f"biggan takes 32x32 images; set image_size=32 (data is {h}x{w})")
+        if g_kw.get("hierarchical", True) and c.latent_dim % 4:
+            raise ValueError(f"config field latent_dim: biggan's hierarchical latents split z into 4 chunks; "
+                             f"latent_dim must divide by 4, got {c.latent_dim}")
+        g = biggan.BigGANGenerator(channels=ch, num_classes=num_classes, bn_axis_name=axis, **g_kw)
+        d = biggan.BigGANDiscriminator(num_classes=num_classes, **d_kw)
     else:
         raise ValueError(
             f"model {c.model!r} does not take image data; image models: {', '.join(MODEL_FAMILIES)}"
         )
     return g, d
+
+
+def _check_dcgan_label_code(c: Config, g_kw: dict, d_kw: dict) -> None:
+    """Raises ValueError when a conditional DCGAN network would take a float32 one-hot label code in a
+    ``compute_dtype`` run: concatenated to bf16 inputs it promotes that network's whole forward pass to float32
+    (``jaxgan.models.dcgan._label_code``); a learned label embedding (``embed_dim``) is a parameter and computes in
+    the compute dtype."""
+    one_hot = ["generator"] if g_kw.get("embed_dim") is None else []
+    # families replace the plain GAN's label input of D (ACGAN's class head): only the plain GAN's D reads labels
+    if c.family == "gan" and d_kw.get("conditioning", "concat") == "concat" and d_kw.get("embed_dim") is None:
+        one_hot.append("discriminator")
+    if one_hot:
+        raise ValueError(
+            f"config field compute_dtype: the conditional dcgan {' and '.join(one_hot)} concatenates a float32 "
+            f"one-hot label code, which would run the network in float32, not {c.compute_dtype}; set "
+            + " and ".join(f'model_kwargs["{who}"]["embed_dim"]' for who in one_hot)
+            + " (a learned label embedding) or compute_dtype=float32"
+        )
 
 
 def grid_labels(exp, rows: int, cols: int, seed: int = 0, per_row: bool = False) -> np.ndarray | None:

@@ -54,6 +54,44 @@ def test_ratio_records_are_speed_ratios():
     assert got[("jaxgan/minimal_jax", "jaxgan [subpixel]")] == 0.95
 
 
+def test_bf16_rows_are_jaxgan_rows_in_mixed_precision_paired_with_their_float32_rows():
+    import argparse
+
+    import jax
+
+    args = argparse.Namespace(steps_per_call=4, lever_upsample="transpose", image_steps_per_call=2, torch_compile=False)
+    f32 = st.entries_for("dcgan28", 4, args, with_torch=False)
+    bf16 = st.entries_for("dcgan28", 4, args, with_torch=False, levers=True, dtype="bfloat16")
+    assert {e.impl for e in bf16} == {"jaxgan bf16"}  # no references, no levers: those are float32 rows
+    assert [e.variant for e in bf16] == [e.variant for e in f32 if e.impl == "jaxgan"]
+    built = {}
+
+    def parts():  # shapes only: the step is traced and lowered, nothing is computed
+        step, state, real, _ = st.jaxgan_parts("dcgan28", 2, dtype="bfloat16")
+        built["step"] = step
+        return state, real
+
+    state, real = jax.eval_shape(parts)
+    hlo = jax.jit(built["step"]).lower(state, real).as_text()
+    ops = [line for line in hlo.splitlines() if "stablehlo.convolution" in line or "stablehlo.dot_general" in line]
+    assert len(ops) > 10 and all(line.rstrip().endswith("bf16>") for line in ops)
+    assert {x.dtype.name for x in jax.tree.leaves(state.g_params)} == {"float32"}
+
+    def row(impl, variant, ms):
+        return {"model": "dcgan28", "batch": 4, "impl": impl, "variant": variant, "step_ms_median": ms}
+
+    rows = [row("jaxgan", "subpixel", 20.0), row("jaxgan bf16", "subpixel", 50.0), row("jaxgan", "transpose", 30.0)]
+    got = {(r["name"], r["a"], r["b"]): r["speed_ratio"] for r in st.ratio_records(rows)}
+    assert got == {("jaxgan_bf16/jaxgan", "jaxgan bf16 [subpixel]", "jaxgan [subpixel]"): 0.4,
+                   ("subpixel/transpose", "jaxgan [subpixel]", "jaxgan [transpose]"): 1.5}  # fmt: skip
+
+
+def test_an_unknown_dtype_is_refused_before_anything_is_measured(capsys):
+    with pytest.raises(SystemExit):
+        st.main(["--dtype", "float32,float16", "--no-torch"])
+    assert "unknown dtype 'float16'; dtypes: float32, bfloat16" in capsys.readouterr().err
+
+
 def _jaxgan_params(model):
     import jax
 

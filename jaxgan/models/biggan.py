@@ -201,7 +201,7 @@ class BigGANGenerator(nn.Module):
             if self.shared_embedding:
                 code = nn.Embed(self.num_classes, self.shared_dim, embedding_init=_ORTHO, name="shared")(labels)
             else:
-                code = jax.nn.one_hot(labels, self.num_classes)
+                code = jax.nn.one_hot(labels, self.num_classes, dtype=z.dtype)  # bf16 under mixed precision
         conds = [None if not parts else jnp.concatenate(parts, -1)
                  for parts in ([p for p in (code, zc) if p is not None] for zc in chunks)]
 

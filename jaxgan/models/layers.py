@@ -287,6 +287,14 @@ class Upsample2x(nn.Module):
 # spectral normalization
 
 
+def _sn_dtype(x: Array) -> Any:
+    """The dtype of the normalised kernel: the input's. Flax's default promotes the kernel to the float32 of the
+    ``u`` vector, which under mixed precision (:mod:`jaxgan.precision`: bf16 inputs and kernels) would run the
+    layer in float32; so the power iteration stays float32 (``u`` is model state) and the layer computes in the
+    input's dtype. For float32 inputs it is what Flax does."""
+    return jax.dtypes.canonicalize_dtype(x.dtype) if jnp.issubdtype(x.dtype, jnp.floating) else None
+
+
 class SNDense(nn.Module):
     """A dense layer with spectral normalization (Miyato et al. 2018, arXiv:1802.05957).
 
@@ -311,7 +319,7 @@ class SNDense(nn.Module):
     @nn.compact
     def __call__(self, x: Array, *, train: bool = True) -> Array:
         layer = nn.Dense(self.features, use_bias=self.use_bias, kernel_init=self.kernel_init, name="dense")
-        return nn.SpectralNorm(layer, name="sn")(x, update_stats=train)
+        return nn.SpectralNorm(layer, dtype=_sn_dtype(x), name="sn")(x, update_stats=train)
 
 
 class SNConv(nn.Module):
@@ -348,7 +356,7 @@ class SNConv(nn.Module):
             kernel_init=self.kernel_init,
             name="conv",
         )
-        return nn.SpectralNorm(layer, name="sn")(x, update_stats=train)
+        return nn.SpectralNorm(layer, dtype=_sn_dtype(x), name="sn")(x, update_stats=train)
 
 
 class SNEmbed(nn.Module):
