@@ -53,8 +53,6 @@ def build_modules(c: Config, dataset: images.ImageDataset, num_classes: int | No
     g_kw = dict(c.model_kwargs.get("generator", {}))
     d_kw = dict(c.model_kwargs.get("discriminator", {}))
     axis = bn_axis_name(c)
-    if c.compute_dtype != "float32" and c.model == "dcgan" and num_classes is not None:
-        _check_dcgan_label_code(c, g_kw, d_kw)
     if c.model == "dcgan":
         from jaxgan.models import dcgan
 
@@ -93,24 +91,6 @@ def build_modules(c: Config, dataset: images.ImageDataset, num_classes: int | No
             f"model {c.model!r} does not take image data; image models: {', '.join(MODEL_FAMILIES)}"
         )
     return g, d
-
-
-def _check_dcgan_label_code(c: Config, g_kw: dict, d_kw: dict) -> None:
-    """Raises ValueError when a conditional DCGAN network would take a float32 one-hot label code in a
-    ``compute_dtype`` run: concatenated to bf16 inputs it promotes that network's whole forward pass to float32
-    (``jaxgan.models.dcgan._label_code``); a learned label embedding (``embed_dim``) is a parameter and computes in
-    the compute dtype."""
-    one_hot = ["generator"] if g_kw.get("embed_dim") is None else []
-    # families replace the plain GAN's label input of D (ACGAN's class head): only the plain GAN's D reads labels
-    if c.family == "gan" and d_kw.get("conditioning", "concat") == "concat" and d_kw.get("embed_dim") is None:
-        one_hot.append("discriminator")
-    if one_hot:
-        raise ValueError(
-            f"config field compute_dtype: the conditional dcgan {' and '.join(one_hot)} concatenates a float32 "
-            f"one-hot label code, which would run the network in float32, not {c.compute_dtype}; set "
-            + " and ".join(f'model_kwargs["{who}"]["embed_dim"]' for who in one_hot)
-            + " (a learned label embedding) or compute_dtype=float32"
-        )
 
 
 def grid_labels(exp, rows: int, cols: int, seed: int = 0, per_row: bool = False) -> np.ndarray | None:

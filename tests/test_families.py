@@ -130,7 +130,8 @@ def _config(family, **kw):
      "config field family_kwargs: family 'infogan' takes ['categories', 'cont_weight', 'continuous', "
      "'info_weight', 'noise', 'q_hidden'], not ['categorical']"),
     (dict(family_kwargs={"categories": 10}), "config field family_kwargs is for a family other than 'gan'"),
-    (dict(family="gans"), "config field family must be one of gan, acgan, infogan, bigan, pix2pix, cyclegan, stargan; got 'gans'"),
+    (dict(family="gans"),
+     "config field family must be one of gan, acgan, infogan, bigan, pix2pix, cyclegan, stargan; got 'gans'"),
     (dict(family="acgan", conditional=True, loss="began"), "config field loss: family 'acgan' takes a stateless"),
     (dict(exclude_heldout=True, data="ring", model="mlp"), "config field exclude_heldout needs image data"),
 ])

@@ -14,7 +14,16 @@ Expected result: see RESULT.
 
 from jaxgan.configs._images import image_config
 
-RESULT = "not measured yet"
+RESULT = (
+    "3,000 steps in 71 min per seed (4,256-4,275 s; the three seeds ran at once beside two other training runs and "
+    "tests on the project's 2-core CPU, AMD EPYC VM, 2026-12-02, so the time is not the config's own): the "
+    "categorical code as a digit classifier after the best one-to-one matching (2,000 EMA samples, 200 per code "
+    "value) 75.5 %, 77.7 % and 86.1 % for seeds 0, 1, 2: median 77.7 % (bar 90 %: missed by 12.3 points; no seed "
+    "reaches it). The codes that fail share 4, 7 and 9 among three code values (jaxgan sample --mode codes). The "
+    "bound on I(c_cat; G(z, c)) at the end 2.293 / 2.277 / 2.292 nats against log 10 = 2.303 (close to log 10: "
+    "Q recovers the code of 99.1-99.8 % of samples); samples 92.6-95.8 % confident, class entropy 0.995-0.998 * "
+    "log 10. Without the 1,024-unit dense layers and at 2,000 steps (seed 0): 46.3 %."
+)
 
 
 def get_config():

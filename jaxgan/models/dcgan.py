@@ -101,7 +101,8 @@ class DCGANGenerator(nn.Module):
         width = self.base_features * 2 ** (stages - 1)
         h = x
         if self.num_classes is not None:
-            h = jnp.concatenate([h, _label_code(labels, self.num_classes, self.embed_dim, "label_embed")], -1)
+            code = _label_code(labels, self.num_classes, self.embed_dim, "label_embed")
+            h = jnp.concatenate([h, code.astype(h.dtype)], -1)  # a float32 one-hot must not promote a bf16 net
         if self.dense_hidden > 0:
             h = nn.Dense(self.dense_hidden, use_bias=False, kernel_init=DCGAN_INIT, name="hidden")(h)
             h = nn.relu(batch_norm(train, self.bn_axis_name, name="hidden_bn")(h))
@@ -182,7 +183,7 @@ class DCGANDiscriminator(nn.Module):
         conditional = self.num_classes is not None
         h = x
         if conditional and self.conditioning == "concat":
-            code = _label_code(labels, self.num_classes, self.embed_dim, "label_embed")
+            code = _label_code(labels, self.num_classes, self.embed_dim, "label_embed").astype(h.dtype)
             maps = jnp.broadcast_to(code[:, None, None, :], h.shape[:3] + code.shape[-1:])
             h = jnp.concatenate([h, maps], -1)
         k, pad = self.kernel_size, (self.kernel_size - 1) // 2
