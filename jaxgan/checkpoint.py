@@ -45,6 +45,7 @@ import json
 import os
 import re
 import shutil
+import time
 import uuid
 import zlib
 from collections.abc import Callable, Sequence
@@ -194,6 +195,24 @@ def _to_restore_target(target: PyTree, sharding: Any) -> PyTree:
     return jax.tree.map(lambda x, s: jax.ShapeDtypeStruct(np.shape(x), x.dtype, sharding=s), target, sharding)
 
 
+_VANISHED = object()  # restore_latest's marker: the step being read was removed meanwhile
+_VANISHED_RETRIES = 20
+
+
+def _retry_vanished(fn: Callable[[], Any]) -> Any:
+    """``fn()`` again when it fails because a step directory vanished while orbax listed the directory.
+
+    orbax stats every step directory when it lists them; a live run's retention may remove one in between.
+    """
+    for attempt in range(_VANISHED_RETRIES):
+        try:
+            return fn()
+        except FileNotFoundError:
+            if attempt == _VANISHED_RETRIES - 1:
+                raise
+            time.sleep(0.05)
+
+
 class Checkpointer:
     """Saves and restores training states in ``directory`` with orbax's ``CheckpointManager``.
 
@@ -223,8 +242,10 @@ class Checkpointer:
         self._manager = None
         if read_only:
             if self.directory.is_dir():
-                self._manager = ocp.CheckpointManager(
-                    self.directory, options=ocp.CheckpointManagerOptions(create=False, save_root_metadata=False)
+                self._manager = _retry_vanished(
+                    lambda: ocp.CheckpointManager(
+                        self.directory, options=ocp.CheckpointManagerOptions(create=False, save_root_metadata=False)
+                    )
                 )
             return
         if jax.process_index() == 0:
@@ -249,6 +270,11 @@ class Checkpointer:
     def steps(self) -> list[int]:
         """Committed checkpoint steps, oldest first (unfinalized ``*.orbax-checkpoint-tmp`` never appear)."""
         return sorted(self._manager.all_steps()) if self._manager is not None else []
+
+    def _relist(self) -> list[int]:
+        """Reads the directory's listing again (a live run may have saved or removed steps since)."""
+        _retry_vanished(self._manager.reload)
+        return self.steps()
 
     def latest_step(self) -> int | None:
         steps = self.steps()
@@ -409,12 +435,28 @@ class Checkpointer:
           NoValidCheckpointError: there are checkpoints but every one failed.
         """
         expected = leaf_signatures(target)
+        # A read-only reader (jaxgan eval / sample) may run beside the live run that writes here, whose
+        # retention removes old steps: a step that failed while the listing changed is not a bad checkpoint
+        # (it was being removed), so the listing is read again and the newest step tried anew.
+        for _ in range(_VANISHED_RETRIES):
+            restored = self._restore_newest(target, config, expected, sharding, log, check_data, explain)
+            if restored is not _VANISHED:
+                return restored
+            self._relist()
+        raise NoValidCheckpointError(
+            f"the checkpoints in {self.directory} were removed while being read, {_VANISHED_RETRIES} times: the run "
+            "writing there keeps too few of them (keep_checkpoints) for a reader to keep up"
+        )
+
+    def _restore_newest(self, target, config, expected, sharding, log, check_data, explain):
         skipped: list[tuple[int, str]] = []
         steps = self.steps()
         for step in reversed(steps):
             try:
                 meta = self.read_meta(step)
             except Exception as e:  # noqa: BLE001 - any unreadable record means: skip this checkpoint
+                if self._listing_changed(steps):
+                    return _VANISHED
                 skipped.append((step, f"its meta record cannot be read ({error_summary(e)})"))
                 log(f"skipping checkpoint at step {step}: {skipped[-1][1]}")
                 continue
@@ -431,6 +473,8 @@ class Checkpointer:
             try:
                 state = self.restore(step, target, sharding=sharding, meta=meta)
             except Exception as e:  # noqa: BLE001
+                if self._listing_changed(steps):
+                    return _VANISHED
                 skipped.append((step, f"it cannot be restored ({error_summary(e)})"))
                 log(f"skipping checkpoint at step {step}: {skipped[-1][1]}")
                 continue
@@ -441,6 +485,10 @@ class Checkpointer:
                 "move them away to start from scratch or point --workdir elsewhere"
             )
         return None
+
+    def _listing_changed(self, steps: list[int]) -> bool:
+        """Whether the directory no longer lists ``steps`` (a live run writing there saved or removed one)."""
+        return self.read_only and self._relist() != steps
 
     def _mismatch_message(self, step: int, meta: dict, expected: dict[str, str], config: dict, explain) -> str:
         saved = meta["leaves"]

@@ -206,6 +206,42 @@ def test_a_write_failure_that_surfaces_only_at_close_is_a_checkpoint_error(tmp_p
     ckpt.close()  # a second close is a no-op
 
 
+def test_a_reader_beside_a_live_writer_restores_a_step_while_retention_removes_old_ones(tmp_path):
+    """jaxgan eval / sample read a workdir that a live run writes with keep_checkpoints=1: a step removed while
+    it was listed or read is not a damaged checkpoint; the reader lists again and restores the newest one.
+    (Before the mend about one read in eight failed here, with FileNotFoundError from orbax's listing or with
+    NoValidCheckpointError naming a step that was only being replaced.)"""
+    import threading
+
+    directory = tmp_path / "ck"
+    state = {"a": np.arange(4096, dtype=np.float32)}
+    writer = checkpoint.Checkpointer(directory, keep=1, async_save=False)
+    writer.save(0, state, {})
+    stop = threading.Event()
+
+    def write():
+        step = 1
+        while not stop.is_set():
+            writer.save(step, {"a": state["a"] + step}, {})
+            step += 1
+
+    thread = threading.Thread(target=write)
+    thread.start()
+    try:
+        for _ in range(60):
+            reader = checkpoint.Checkpointer(directory, read_only=True)
+            try:
+                restored = reader.restore_latest(state, {}, log=pytest.fail)
+            finally:
+                reader.close()
+            np.testing.assert_array_equal(restored.state["a"], state["a"] + restored.step)
+            assert restored.skipped == ()
+    finally:
+        stop.set()
+        thread.join()
+        writer.close()
+
+
 def test_restore_subset_reads_only_the_named_fields(tmp_path, exp, state):
     _save_steps(tmp_path, exp, state, [3])
     abstract = jax.eval_shape(exp.init_state)
