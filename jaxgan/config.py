@@ -219,9 +219,6 @@ def validate(config: Config) -> Config:
 
         if config.data in TOY_DISTRIBUTIONS:
             raise ValueError(f"config field clusters needs image data, not data={config.data!r}")
-    if config.compute_dtype != "float32" and config.family in ("pix2pix", "cyclegan", "stargan"):
-        raise ValueError(f"config field compute_dtype: family {config.family!r} builds its networks apart and does "
-                         f"not run them in {config.compute_dtype} yet; set compute_dtype=float32")
     if config.g_ortho is not None and config.family != "gan":
         raise ValueError(f"config field g_ortho: family {config.family!r} does not take it (plain GAN only); "
                          f"set it back to its default")

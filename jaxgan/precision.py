@@ -14,13 +14,14 @@ the same for the engine.
 
 Integer and key inputs (labels, PRNG keys) are never cast.
 
-In a run, ``config.compute_dtype = "bfloat16"`` wraps every network of the plain GAN and of every family
-(:func:`jaxgan.experiment.with_compute_dtype`); the plain GAN's remedies (DiffAugment, packing, instance noise)
-wrap the discriminator from outside and stay float32. A float32 array created inside a network promotes what it
-meets to float32: spectral norm's power iteration runs with the float32 ``u`` vector of the model state (its
-normalised kernel is cast back to the input's dtype, :mod:`jaxgan.models.layers`), and the conditional DCGAN's
-float32 one-hot label code, which would run its network in float32, is refused by :func:`jaxgan.vision.build_modules`
-(a learned label embedding, ``embed_dim``, is a parameter and is cast).
+In a run, ``config.compute_dtype = "bfloat16"`` wraps every network of the plain GAN and of every family, the
+translation families included (:func:`jaxgan.experiment.with_compute_dtype`); the plain GAN's remedies (DiffAugment,
+packing, instance noise) wrap the discriminator from outside and stay float32. A float32 array created inside a
+network promotes what it meets to float32: spectral norm's power iteration runs with the float32 ``u`` vector of the
+model state (its normalised kernel is cast back to the input's dtype, :mod:`jaxgan.models.layers`), and the one-hot
+codes that networks build from integer labels (the conditional DCGAN's label code, StarGAN's target-domain maps) are
+cast to the dtype of the activations they join (a learned label embedding, ``embed_dim``, is a parameter and is
+cast).
 """
 
 from __future__ import annotations

@@ -89,7 +89,6 @@ def check_translation_config(c: Config) -> None:
         "top_k": c.top_k is not None, "augment": c.augment != "", "instance_noise": c.instance_noise != 0,
         "simultaneous": c.simultaneous, "clusters": c.clusters is not None, "minibatch_std": c.minibatch_std,
         "ema_warmup": c.ema_warmup, "exclude_heldout": c.exclude_heldout, "metrics": c.metrics != [],
-        "compute_dtype": getattr(c, "compute_dtype", "float32") != "float32",
     }
     for name, bad in refused.items():
         if bad:
@@ -155,6 +154,7 @@ def _batcher(c: Config, data, rows: int):
 
 def _system(c: Config, data, shape: tuple[int, ...]):
     """``(system, init_inputs)`` of the family for images of ``shape = (h, w, c)``."""
+    from jaxgan.experiment import with_compute_dtype
     from jaxgan.families import cyclegan, pix2pix, stargan
     from jaxgan.parallel import bn_axis_name
 
@@ -168,7 +168,7 @@ def _system(c: Config, data, shape: tuple[int, ...]):
     def net(cls, **kwargs):
         if "bn_axis_name" in {f.name for f in dataclasses.fields(cls)}:
             kwargs["bn_axis_name"] = bn_axis_name(c)
-        return adapters.from_linen(cls(**kwargs))
+        return with_compute_dtype(c, adapters.from_linen(cls(**kwargs)))
 
     if fam == "pix2pix":
         g, d = net(g_cls, channels=ch, **g_kw), net(d_cls, **{"n_layers": 2, **d_kw})

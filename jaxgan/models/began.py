@@ -23,19 +23,11 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxgan.models.common import geometry, upsample_nearest
+
 Array = jax.Array
 
 _GEOMETRY = {28: (7, 3), 32: (8, 3), 64: (8, 4)}  # resolution -> (start size, scales)
-
-
-def _geometry(resolution: int) -> tuple[int, int]:
-    if resolution not in _GEOMETRY:
-        raise ValueError(f"BEGAN resolution must be one of {sorted(_GEOMETRY)}, got {resolution}")
-    return _GEOMETRY[resolution]
-
-
-def _upsample_nearest(x: Array) -> Array:
-    return jnp.repeat(jnp.repeat(x, 2, axis=1), 2, axis=2)
 
 
 class BEGANDecoder(nn.Module):
@@ -47,14 +39,14 @@ class BEGANDecoder(nn.Module):
 
     @nn.compact
     def __call__(self, h: Array, out_bias: float = 0.0) -> Array:
-        start, scales = _geometry(self.resolution)
+        start, scales = geometry(_GEOMETRY, self.resolution, "BEGAN")
         n = self.features
         x = nn.Dense(start * start * n, name="dense")(h).reshape(h.shape[0], start, start, n)
         for i in range(scales):
             x = nn.elu(nn.Conv(n, (3, 3), name=f"conv{i}_a")(x))
             x = nn.elu(nn.Conv(n, (3, 3), name=f"conv{i}_b")(x))
             if i < scales - 1:
-                x = _upsample_nearest(x)
+                x = upsample_nearest(x)
         return nn.Conv(self.channels, (3, 3), bias_init=nn.initializers.constant(out_bias), name="conv_out")(x)
 
 
@@ -67,7 +59,7 @@ class BEGANEncoder(nn.Module):
 
     @nn.compact
     def __call__(self, x: Array) -> Array:
-        _, scales = _geometry(self.resolution)
+        _, scales = geometry(_GEOMETRY, self.resolution, "BEGAN")
         if x.shape[1:3] != (self.resolution, self.resolution):
             raise ValueError(f"BEGAN built for {self.resolution}x{self.resolution}, got images {x.shape}")
         n = self.features

@@ -37,6 +37,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxgan.models.common import check_labels, upsample_nearest
 from jaxgan.models.layers import SNConv, SNDense, SNEmbed, batch_norm
 from jaxgan.models.sngan import DBlock, DBlockOptimized
 
@@ -44,10 +45,6 @@ Array = jax.Array
 
 _ORTHO = nn.initializers.orthogonal()
 _NUM_BLOCKS = 3  # 4 -> 8 -> 16 -> 32
-
-
-def _upsample_nearest(x: Array) -> Array:
-    return jnp.repeat(jnp.repeat(x, 2, axis=1), 2, axis=2)
 
 
 class SelfAttention(nn.Module):
@@ -138,22 +135,17 @@ class GBlock(nn.Module):
     @nn.compact
     def __call__(self, x: Array, c: Array | None, *, train: bool = True) -> Array:
         h = nn.relu(_Norm(self.bn_axis_name, name="norm1")(x, c, train=train))
-        h = _upsample_nearest(h)
+        h = upsample_nearest(h)
         h = SNConv(self.features, 3, kernel_init=_ORTHO, name="conv1")(h, train=train)
         h = nn.relu(_Norm(self.bn_axis_name, name="norm2")(h, c, train=train))
         h = SNConv(self.features, 3, kernel_init=_ORTHO, name="conv2")(h, train=train)
-        sc = SNConv(self.features, 1, kernel_init=_ORTHO, name="shortcut")(_upsample_nearest(x), train=train)
+        sc = SNConv(self.features, 1, kernel_init=_ORTHO, name="shortcut")(upsample_nearest(x), train=train)
         return h + sc
 
 
 def _check_attention(resolution: int | None, allowed: tuple[int, ...], who: str) -> None:
     if resolution is not None and resolution not in allowed:
         raise ValueError(f"{who}: attention_resolution must be one of {allowed} or None, got {resolution}")
-
-
-def _check_labels(labels: Array | None, num_classes: int | None, who: str) -> None:
-    if num_classes is not None and labels is None:
-        raise ValueError(f"{who} was built with num_classes={num_classes} and needs labels")
 
 
 class BigGANGenerator(nn.Module):
@@ -186,7 +178,7 @@ class BigGANGenerator(nn.Module):
 
     @nn.compact
     def __call__(self, z: Array, labels: Array | None = None, *, train: bool = True) -> Array:
-        _check_labels(labels, self.num_classes, "BigGANGenerator")
+        check_labels(labels, self.num_classes, "BigGANGenerator")
         _check_attention(self.attention_resolution, (8, 16, 32), "BigGANGenerator")
         slots = _NUM_BLOCKS + 1
         if self.hierarchical:
@@ -234,7 +226,7 @@ class BigGANDiscriminator(nn.Module):
 
     @nn.compact
     def __call__(self, x: Array, labels: Array | None = None, *, train: bool = True) -> Array:
-        _check_labels(labels, self.num_classes, "BigGANDiscriminator")
+        check_labels(labels, self.num_classes, "BigGANDiscriminator")
         _check_attention(self.attention_resolution, (16, 8), "BigGANDiscriminator")
         blocks = [
             DBlockOptimized(self.ch, name="block1"),  # 32 -> 16

@@ -33,6 +33,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxgan.models.common import check_labels, geometry
 from jaxgan.models.layers import SNConv, SNDense, SNEmbed, Upsample2x, batch_norm
 
 Array = jax.Array
@@ -41,22 +42,11 @@ DCGAN_INIT = nn.initializers.normal(0.02)
 _GEOMETRY = {28: (7, 2), 32: (4, 3), 64: (4, 4)}  # resolution -> (start size, stride-2 stages)
 
 
-def _geometry(resolution: int) -> tuple[int, int]:
-    if resolution not in _GEOMETRY:
-        raise ValueError(f"DCGAN resolution must be one of {sorted(_GEOMETRY)}, got {resolution}")
-    return _GEOMETRY[resolution]
-
-
 def _label_code(labels: Array, num_classes: int, embed_dim: int | None, name: str) -> Array:
     """One-hot ``[batch, num_classes]`` when ``embed_dim`` is None, else a learned ``[batch, embed_dim]``."""
     if embed_dim is None:
         return jax.nn.one_hot(labels, num_classes)
     return nn.Embed(num_classes, embed_dim, embedding_init=DCGAN_INIT, name=name)(labels)
-
-
-def _check_labels(labels: Array | None, num_classes: int | None, who: str) -> None:
-    if num_classes is not None and labels is None:
-        raise ValueError(f"{who} was built with num_classes={num_classes} and needs labels")
 
 
 class DCGANGenerator(nn.Module):
@@ -96,8 +86,8 @@ class DCGANGenerator(nn.Module):
 
     @nn.compact
     def __call__(self, x: Array, labels: Array | None = None, *, train: bool = True) -> Array:
-        _check_labels(labels, self.num_classes, "DCGANGenerator")
-        start, stages = _geometry(self.resolution)
+        check_labels(labels, self.num_classes, "DCGANGenerator")
+        start, stages = geometry(_GEOMETRY, self.resolution, "DCGAN")
         width = self.base_features * 2 ** (stages - 1)
         h = x
         if self.num_classes is not None:
@@ -171,10 +161,10 @@ class DCGANDiscriminator(nn.Module):
 
     @nn.compact
     def __call__(self, x: Array, labels: Array | None = None, *, train: bool = True) -> Array:
-        _check_labels(labels, self.num_classes, "DCGANDiscriminator")
+        check_labels(labels, self.num_classes, "DCGANDiscriminator")
         if self.conditioning not in ("concat", "projection"):
             raise ValueError(f"conditioning must be 'concat' or 'projection', got {self.conditioning!r}")
-        _, stages = _geometry(self.resolution)
+        _, stages = geometry(_GEOMETRY, self.resolution, "DCGAN")
         if self.stages is not None:
             if not 1 <= self.stages <= stages + 1:
                 raise ValueError(f"DCGANDiscriminator: stages must be in [1, {stages + 1}] at resolution "

@@ -40,6 +40,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxgan.adapters import Net
+from jaxgan.models.common import upsample_nearest
 from jaxgan.remedies import MinibatchStdDev
 
 Array = jax.Array
@@ -57,9 +58,7 @@ def _lrelu(x: Array) -> Array:
     return nn.leaky_relu(x, 0.2)
 
 
-def upscale(x: Array, factor: int = 2) -> Array:
-    """Nearest-neighbour upsampling ``[b, H, W, c] -> [b, factor H, factor W, c]`` (``upscale2d``)."""
-    return jnp.repeat(jnp.repeat(x, factor, axis=1), factor, axis=2)
+upscale = upsample_nearest  # ProGAN's ``upscale2d``: [b, H, W, c] -> [b, factor H, factor W, c]
 
 
 def downsample_to(x: Array, resolution: int) -> Array:

@@ -22,20 +22,13 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxgan.models.common import avg_pool2, upsample_nearest
 from jaxgan.models.layers import ConditionalBatchNorm, SNConv, SNDense, SNEmbed, batch_norm
 
 Array = jax.Array
 
 _XAVIER = nn.initializers.xavier_uniform()
 _XAVIER_RELU = nn.initializers.variance_scaling(2.0, "fan_avg", "uniform")  # xavier_uniform, gain sqrt(2)
-
-
-def _upsample_nearest(x: Array) -> Array:
-    return jnp.repeat(jnp.repeat(x, 2, axis=1), 2, axis=2)
-
-
-def _avg_pool(x: Array) -> Array:
-    return nn.avg_pool(x, (2, 2), strides=(2, 2))
 
 
 class _Norm(nn.Module):
@@ -67,11 +60,11 @@ class GBlock(nn.Module):
     def __call__(self, x: Array, labels: Array | None = None, *, train: bool = True) -> Array:
         norm = dict(num_classes=self.num_classes, bn_axis_name=self.bn_axis_name)
         h = nn.relu(_Norm(**norm, name="norm1")(x, labels, train=train))
-        h = _upsample_nearest(h)
+        h = upsample_nearest(h)
         h = nn.Conv(self.features, (3, 3), kernel_init=_XAVIER_RELU, name="conv1")(h)
         h = nn.relu(_Norm(**norm, name="norm2")(h, labels, train=train))
         h = nn.Conv(self.features, (3, 3), kernel_init=_XAVIER_RELU, name="conv2")(h)
-        sc = nn.Conv(self.features, (1, 1), kernel_init=_XAVIER, name="shortcut")(_upsample_nearest(x))
+        sc = nn.Conv(self.features, (1, 1), kernel_init=_XAVIER, name="shortcut")(upsample_nearest(x))
         return h + sc
 
 
@@ -87,8 +80,8 @@ class DBlockOptimized(nn.Module):
     def __call__(self, x: Array, *, train: bool = True) -> Array:
         h = SNConv(self.features, 3, kernel_init=_XAVIER_RELU, name="conv1")(x, train=train)
         h = SNConv(self.features, 3, kernel_init=_XAVIER_RELU, name="conv2")(nn.relu(h), train=train)
-        h = _avg_pool(h)
-        sc = SNConv(self.features, 1, kernel_init=_XAVIER, name="shortcut")(_avg_pool(x), train=train)
+        h = avg_pool2(h)
+        sc = SNConv(self.features, 1, kernel_init=_XAVIER, name="shortcut")(avg_pool2(x), train=train)
         return h + sc
 
 
@@ -110,7 +103,7 @@ class DBlock(nn.Module):
         if self.downsample or x.shape[-1] != self.features:
             sc = SNConv(self.features, 1, kernel_init=_XAVIER, name="shortcut")(x, train=train)
         if self.downsample:
-            h, sc = _avg_pool(h), _avg_pool(sc)
+            h, sc = avg_pool2(h), avg_pool2(sc)
         return h + sc
 
 

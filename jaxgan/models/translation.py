@@ -335,7 +335,7 @@ class StarGANGenerator(nn.Module):
             raise ValueError("StarGANGenerator needs the target domain as labels")
         _check_divisible(x, 2**self.n_downsampling, "StarGANGenerator")
         b, h, w, _ = x.shape
-        code = domain_code(labels, self.num_domains)
+        code = domain_code(labels, self.num_domains).astype(x.dtype)  # bf16 compute stays bf16
         y = jnp.concatenate([x, jnp.broadcast_to(code[:, None, None, :], (b, h, w, self.num_domains))], axis=-1)
 
         def norm(name):
