@@ -99,10 +99,7 @@ def restore_latest(
       jaxgan.checkpoint.NoValidCheckpointError: there are checkpoints but every one failed.
     """
     expected = leaf_signatures(target)
-    # A read-only reader (jaxgan eval / sample) may run beside the live run that writes here, whose
-    # retention removes old steps: a step that failed while the listing changed is not a bad checkpoint
-    # (it was being removed), so the listing is read again and the newest step tried anew.
-    for _ in range(_REREADS):
+    for _ in range(_REREADS):  # a step that vanished while read was being removed by a live run: list again
         restored = _restore_newest(ckpt, target, config, expected, sharding, log, check_data, explain)
         if restored is not _VANISHED:
             return restored
