@@ -2,12 +2,9 @@
 
 A checkpoint at step ``t`` is a directory ``DIR/<t>`` written by orbax's ``CheckpointManager`` with two items:
 
-* ``state``: the whole :class:`jaxgan.state.GANState` as host arrays (both param sets, both optimizer states,
-  model state, EMA, loss state, step, base key, skipped-update counters);
-* ``meta``: a JSON record with the config, the data position (the step, plus
-  :meth:`jaxgan.data.pipeline.Batcher.position` for image data: the data and latents of step ``t`` depend only
-  on ``(seed, t)``, so the step *is* the data position), the dtype and shape of every state leaf, and a CRC-32
-  of every leaf's bytes.
+* ``state``: a pytree of arrays (for a run, the whole :class:`jaxgan.state.GANState` as host arrays);
+* ``meta``: a JSON record with the writer's config dict, its data position (default ``{"step": t}``), the dtype
+  and shape of every state leaf, and a CRC-32 of every leaf's bytes.
 
 Atomicity. orbax writes into ``DIR/<t>.orbax-checkpoint-tmp`` and renames it to ``DIR/<t>`` once every file is
 written (``AtomicRenameTemporaryPath``, the default for local and most network file systems); unfinalized
@@ -20,28 +17,21 @@ Why checksums. orbax (tensorstore OCDBT) detects truncated files and damaged ind
 inside an array's data can restore silently wrong values (measured with orbax-checkpoint 0.12.8), so each
 restore is compared against the CRC-32s in ``meta``.
 
-Resume order (:meth:`Checkpointer.restore_latest`), newest step first:
+Restores are onto an abstract target (``jax.ShapeDtypeStruct`` s, e.g. ``jax.eval_shape(exp.init_state)``) and
+come back as host arrays (or onto given shardings), so a checkpoint restores whatever device count or parallel
+mode wrote it. Which checkpoint to restore, and whether it fits the current config, is :mod:`jaxgan.resume`'s
+business; stopping every process of a run after the same chunk is :mod:`jaxgan.preemption`'s (it asks
+:meth:`Checkpointer.reached_preemption`, orbax's preemption sync point).
 
-1. read the step's ``meta``; unreadable: skip the step (say which and why) and try the next older one;
-2. compare its leaf shapes and dtypes with the abstract target (``jax.eval_shape(exp.init_state)``); any
-   difference raises :class:`ConfigMismatchError` naming the first differing config field and the leaf, and
-   nothing on disk is changed;
-3. restore the state onto the target's structure as host numpy arrays (or onto given shardings) and check
-   the CRC-32s; a failure skips the step as in 1.
+A reader beside a live writer. ``jaxgan eval`` / ``sample`` read a directory that a live run may be writing:
+its retention can remove a step while orbax lists or reads it. Listing retries when a step vanishes meanwhile,
+and :meth:`Checkpointer.reload` reads the listing again for a reader that wants to know whether it changed.
 
-Since the target is abstract and the arrays come back to the host, a checkpoint restores whatever device count
-or parallel mode wrote it; :class:`jaxgan.parallel.Runner` ``put`` places the host state on the devices.
-
-Multi-host runs: every process calls :meth:`Checkpointer.save` (orbax coordinates the writes) and
-:meth:`Checkpointer.should_stop` between chunks, which combines orbax's preemption sync point
-(``jax.experimental.multihost_utils.reached_preemption_sync_point``, fed by JAX's SIGTERM notifier) with a
-signal caught on any process, so every process stops after the same chunk.
+Multi-host runs: every process calls :meth:`Checkpointer.save` (orbax coordinates the writes).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import os
 import re
 import shutil
@@ -58,25 +48,11 @@ import orbax.checkpoint as ocp
 
 PyTree = Any
 
-# Config fields that only steer the run, not what the state is or how it evolves: they may change on resume.
-RUN_CONTROL_FIELDS = frozenset({
-    "steps", "parallel", "steps_per_call", "log_every", "sample_every", "checkpoint_every",
-    "keep_checkpoints", "keep_every", "eval_samples", "metrics", "name",
-})
-# Config fields that decide the state's structure and shapes, in the order a mismatch message names them.
-STRUCTURE_FIELDS = (
-    "data", "image_size", "conditional", "clusters", "latent_dim", "model", "g_features", "d_features", "g_batch_norm",
-    "d_maxout", "model_kwargs", "loss", "loss_kwargs", "pack", "minibatch_std", "optimizer", "ema_decay",
-)
 SKIPPED_SUFFIX = "_skipped"  # DIR_skipped/<step>: where checkpoints that failed to restore are moved
 
 
 class CheckpointError(Exception):
     """Base class of the errors this module raises on purpose."""
-
-
-class ConfigMismatchError(CheckpointError, ValueError):
-    """The checkpoints in a directory were written by a config with another state structure or shapes."""
 
 
 class NoValidCheckpointError(CheckpointError):
@@ -89,23 +65,6 @@ class CheckpointDirError(CheckpointError, OSError):
 
 class CheckpointWriteError(CheckpointError):
     """A save did not commit (full disk, I/O error); older checkpoints are untouched."""
-
-
-@dataclasses.dataclass(frozen=True)
-class Restored:
-    """What :meth:`Checkpointer.restore_latest` found.
-
-    Attributes:
-      step: the restored checkpoint's step.
-      state: the restored pytree (host numpy arrays unless shardings were given).
-      meta: the checkpoint's JSON record (``config``, ``data``, ``leaves``, ``checksums``, ``step``).
-      skipped: ``(step, reason)`` of every newer checkpoint that failed, newest first.
-    """
-
-    step: int
-    state: PyTree
-    meta: dict[str, Any]
-    skipped: tuple[tuple[int, str], ...] = ()
 
 
 def leaf_signatures(tree: PyTree) -> dict[str, str]:
@@ -123,17 +82,6 @@ def leaf_checksums(tree: PyTree) -> dict[str, int]:
         arr = np.ascontiguousarray(np.asarray(jax.device_get(leaf)))
         out[jax.tree_util.keystr(path)] = zlib.crc32(arr.view(np.uint8).reshape(-1)) if arr.size else 0
     return out
-
-
-def config_difference(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
-    """Names of the config fields (besides run-control ones) whose values differ, in field order."""
-    keys = list(current) + [k for k in saved if k not in current]
-    return [k for k in keys if k not in RUN_CONTROL_FIELDS and saved.get(k) != current.get(k)]
-
-
-def _first_structure_field(saved: dict[str, Any], current: dict[str, Any]) -> str | None:
-    differ = config_difference(saved, current)
-    return next((k for k in STRUCTURE_FIELDS if k in differ), differ[0] if differ else None)
 
 
 def error_summary(e: BaseException) -> str:
@@ -159,15 +107,12 @@ def os_cause(e: BaseException) -> str | None:
     return None
 
 
-def check_retention(keep: int, keep_every: int | None) -> None:
-    """Raises ValueError naming the config field unless ``keep >= 1`` and ``keep_every`` is ``None`` or >= 1."""
-    for name, value, optional in (("keep_checkpoints", keep, False), ("keep_every", keep_every, True)):
+def _check_retention(keep: int, keep_every: int | None) -> None:
+    for name, value, optional in (("keep", keep, False), ("keep_every", keep_every, True)):
         if optional and value is None:
             continue
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(
-                f"config field {name} must be a positive integer{' or null' if optional else ''}, got {value!r}"
-            )
+            raise ValueError(f"{name} must be a positive integer{' or None' if optional else ''}, got {value!r}")
 
 
 def _probe_writable(directory: Path) -> None:
@@ -195,7 +140,6 @@ def _to_restore_target(target: PyTree, sharding: Any) -> PyTree:
     return jax.tree.map(lambda x, s: jax.ShapeDtypeStruct(np.shape(x), x.dtype, sharding=s), target, sharding)
 
 
-_VANISHED = object()  # restore_latest's marker: the step being read was removed meanwhile
 _VANISHED_RETRIES = 20
 
 
@@ -217,13 +161,14 @@ class Checkpointer:
     """Saves and restores training states in ``directory`` with orbax's ``CheckpointManager``.
 
     Args:
-      directory: where checkpoints live (``WORKDIR/checkpoints``).
-      keep: how many of the most recent checkpoints to keep (``keep_checkpoints``).
-      keep_every: also keep every checkpoint whose step is a multiple of this (``keep_every``; ``None``: none).
+      directory: where checkpoints live, one ``<step>`` directory each.
+      keep: how many of the most recent checkpoints to keep.
+      keep_every: also keep every checkpoint whose step is a multiple of this (``None``: none).
       async_save: write in a background thread while training goes on.
       read_only: open without writing anything (no directory creation, no clean-up); for checks and sampling.
 
     Raises:
+      ValueError: ``keep`` or ``keep_every`` is not a positive integer (``keep_every`` may be ``None``).
       CheckpointDirError: (writable mode) the directory cannot be created or written.
     """
 
@@ -236,7 +181,7 @@ class Checkpointer:
         async_save: bool = True,
         read_only: bool = False,
     ):
-        check_retention(keep, keep_every)
+        _check_retention(keep, keep_every)
         self.directory = Path(directory).absolute()
         self.read_only = read_only
         self._manager = None
@@ -252,8 +197,8 @@ class Checkpointer:
             _probe_writable(self.directory)
             # Saves that never committed (the process was killed mid-write). orbax's own clean-up option runs
             # in the background until the first save; doing it here keeps the directory tidy from the start.
-            # jaxgan train opens the directory for writing only under the workdir lock (jaxgan.lock), so this
-            # never removes a save that another live run is writing.
+            # The training loop opens its directory for writing only under the workdir lock (jaxgan.lock), so
+            # this never removes a save that another live run is writing.
             for name in ocp.path.step.tmp_checkpoints(self.directory):
                 shutil.rmtree(self.directory / name, ignore_errors=True)
         _sync("jaxgan_checkpoint_dir")
@@ -271,9 +216,11 @@ class Checkpointer:
         """Committed checkpoint steps, oldest first (unfinalized ``*.orbax-checkpoint-tmp`` never appear)."""
         return sorted(self._manager.all_steps()) if self._manager is not None else []
 
-    def _relist(self) -> list[int]:
-        """Reads the directory's listing again (a live run may have saved or removed steps since)."""
-        _retry_vanished(self._manager.reload)
+    def reload(self) -> list[int]:
+        """Reads the directory's listing again and returns :meth:`steps` (a live run may have saved or removed
+        steps since this reader listed them)."""
+        if self._manager is not None:
+            _retry_vanished(self._manager.reload)
         return self.steps()
 
     def latest_step(self) -> int | None:
@@ -286,9 +233,9 @@ class Checkpointer:
 
         Args:
           step: the training step (the number of completed steps in ``state``).
-          state: the host state pytree (``Runner.get``), e.g. a :class:`jaxgan.state.GANState`.
-          config: the run's config dict (JSON values).
-          data: the data position (``Batcher.position(step)``), default ``{"step": step}``.
+          state: the host state pytree, e.g. a :class:`jaxgan.state.GANState`.
+          config: the run's config dict (JSON values), stored in ``meta`` as it is.
+          data: the data position (what the run needs to feed step ``step`` again), default ``{"step": step}``.
 
         Raises:
           CheckpointWriteError: the previous save failed to commit (surfaced here, as orbax waits for it).
@@ -335,24 +282,10 @@ class Checkpointer:
             f"a checkpoint could not be written to {self.directory} ({os_cause(e) or error_summary(e)}); {intact}"
         )
 
-    def should_stop(self, chunk: int, signalled: bool) -> bool:
-        """Whether every process should stop after this chunk (call it after each chunk, on every process).
-
-        Args:
-          chunk: the number of chunks this process has run (0, 1, 2, ...): the same sequence on every process,
-            as orbax's preemption sync point needs consecutive ids.
-          signalled: whether this process caught SIGTERM / SIGINT.
-
-        One process: ``signalled``. Several: ``True`` on all of them once the preemption sync point is reached
-        (JAX's coordination service saw SIGTERM on any host) or any process was signalled.
-        """
-        if jax.process_count() == 1:
-            return signalled
-        preempted = self._manager is not None and self._manager.reached_preemption(chunk)
-        from jax.experimental import multihost_utils
-
-        flags = multihost_utils.process_allgather(np.asarray([signalled or preempted], np.int32))
-        return bool(np.any(flags))
+    def reached_preemption(self, chunk: int) -> bool:
+        """Whether orbax's preemption sync point is reached at ``chunk`` (JAX's coordination service saw SIGTERM
+        on some host); call it with the same consecutive ids on every process. See :mod:`jaxgan.preemption`."""
+        return self._manager is not None and self._manager.reached_preemption(chunk)
 
     # ---------------------------------------------------------------------------------------------- reading
     def read_meta(self, step: int) -> dict[str, Any]:
@@ -406,108 +339,6 @@ class Checkpointer:
             sums = meta["checksums"]
             _verify(subtree, {p: sums.get(f".{name}{p}", sums.get(f"['{name}']{p}")) for p in leaf_signatures(subtree)})
         return out
-
-    def restore_latest(
-        self,
-        target: PyTree,
-        config: dict[str, Any],
-        *,
-        sharding: Any = None,
-        log: Callable[[str], None] = print,
-        check_data: Callable[[dict[str, Any]], None] | None = None,
-        explain: Callable[[dict[str, Any], str], str | None] | None = None,
-    ) -> Restored | None:
-        """Restores the newest valid checkpoint onto ``target``; ``None`` when the directory holds none.
-
-        Args:
-          target: abstract (or concrete) state, e.g. ``jax.eval_shape(exp.init_state)``.
-          config: the current config dict, to name the field when shapes differ and to report changes.
-          sharding: as in :meth:`restore`.
-          log: receives one line per skipped checkpoint.
-          check_data: called with the saved data position; raises ValueError when the current data order
-            differs (turned into :class:`ConfigMismatchError`).
-          explain: ``explain(saved_config, leaf)`` names the config field behind the first mismatching
-            ``leaf`` (e.g. by rebuilding with one field at a time reverted); without it, or when it returns
-            ``None``, the first differing field of :data:`STRUCTURE_FIELDS` is named.
-
-        Raises:
-          ConfigMismatchError: the newest readable checkpoint has other leaves, shapes or dtypes.
-          NoValidCheckpointError: there are checkpoints but every one failed.
-        """
-        expected = leaf_signatures(target)
-        # A read-only reader (jaxgan eval / sample) may run beside the live run that writes here, whose
-        # retention removes old steps: a step that failed while the listing changed is not a bad checkpoint
-        # (it was being removed), so the listing is read again and the newest step tried anew.
-        for _ in range(_VANISHED_RETRIES):
-            restored = self._restore_newest(target, config, expected, sharding, log, check_data, explain)
-            if restored is not _VANISHED:
-                return restored
-            self._relist()
-        raise NoValidCheckpointError(
-            f"the checkpoints in {self.directory} were removed while being read, {_VANISHED_RETRIES} times: the run "
-            "writing there keeps too few of them (keep_checkpoints) for a reader to keep up"
-        )
-
-    def _restore_newest(self, target, config, expected, sharding, log, check_data, explain):
-        skipped: list[tuple[int, str]] = []
-        steps = self.steps()
-        for step in reversed(steps):
-            try:
-                meta = self.read_meta(step)
-            except Exception as e:  # noqa: BLE001 - any unreadable record means: skip this checkpoint
-                if self._listing_changed(steps):
-                    return _VANISHED
-                skipped.append((step, f"its meta record cannot be read ({error_summary(e)})"))
-                log(f"skipping checkpoint at step {step}: {skipped[-1][1]}")
-                continue
-            if meta["leaves"] != expected:
-                raise ConfigMismatchError(self._mismatch_message(step, meta, expected, config, explain))
-            if check_data is not None:
-                try:
-                    check_data(meta.get("data", {}))
-                except ValueError as e:
-                    raise ConfigMismatchError(
-                        f"the checkpoint of step {step} in {self.directory} was trained on another data order "
-                        f"({e}); nothing was changed: use another --workdir or the config that wrote it"
-                    ) from None
-            try:
-                state = self.restore(step, target, sharding=sharding, meta=meta)
-            except Exception as e:  # noqa: BLE001
-                if self._listing_changed(steps):
-                    return _VANISHED
-                skipped.append((step, f"it cannot be restored ({error_summary(e)})"))
-                log(f"skipping checkpoint at step {step}: {skipped[-1][1]}")
-                continue
-            return Restored(step=step, state=state, meta=meta, skipped=tuple(skipped))
-        if steps:
-            raise NoValidCheckpointError(
-                f"none of the {len(steps)} checkpoints in {self.directory} can be restored (steps {steps}); "
-                "move them away to start from scratch or point --workdir elsewhere"
-            )
-        return None
-
-    def _listing_changed(self, steps: list[int]) -> bool:
-        """Whether the directory no longer lists ``steps`` (a live run writing there saved or removed one)."""
-        return self.read_only and self._relist() != steps
-
-    def _mismatch_message(self, step: int, meta: dict, expected: dict[str, str], config: dict, explain) -> str:
-        saved = meta["leaves"]
-        leaf = next((k for k in expected if saved.get(k) != expected[k]), None)
-        leaf = leaf or sorted(set(saved) - set(expected))[0]
-        saved_config = meta.get("config", {})
-        field = explain(saved_config, leaf) if explain is not None else None
-        field = field or _first_structure_field(saved_config, config)
-        what = (
-            f"config field {field!r} is {json.dumps(saved_config.get(field))} there and "
-            f"{json.dumps(config.get(field))} now"
-            if field
-            else "the config fields agree but the model code differs"
-        )
-        return (
-            f"workdir checkpoints do not match this config: {what} (state leaf {leaf} is "
-            f"{saved.get(leaf, 'absent')} in the checkpoint of step {step}, {expected.get(leaf, 'absent')} now); "
-            f"nothing was changed in {self.directory.parent}: use another --workdir or the config that wrote it"
-        )
 
     # ------------------------------------------------------------------------------------------ maintenance
     def set_aside(self, steps: Sequence[int]) -> list[Path]:

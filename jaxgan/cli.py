@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import sys
 from pathlib import Path
 
@@ -63,26 +62,11 @@ def _train_parser(sub) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar or messages, only the summary")
 
 
-def _catch_signals(pending: list[int]) -> dict:
-    """Records SIGTERM / SIGINT in ``pending`` until the training loop takes them over; returns old handlers."""
-
-    def record(signum, frame):
-        pending.append(signum)
-
-    try:
-        return {sig: signal.signal(sig, record) for sig in (signal.SIGTERM, signal.SIGINT)}
-    except ValueError:  # not the main thread: signals stay with whoever owns them
-        return {}
-
-
 def _train(args) -> int:
-    pending: list[int] = []
-    old_handlers = _catch_signals(pending)  # before the heavy imports: a preemption now still exits 0
-    try:
+    from jaxgan import preemption  # imports no JAX: signals are caught before the heavy imports
+
+    with preemption.recorded_signals() as pending:  # a preemption during the heavy imports still exits 0
         return _run_train(args, pending)
-    finally:
-        for sig, handler in old_handlers.items():
-            signal.signal(sig, handler)
 
 
 def _run_train(args, pending: list[int]) -> int:

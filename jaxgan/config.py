@@ -104,43 +104,50 @@ FEATURES = Rule("a non-empty list of positive integers (layer widths)", _feature
 STRINGS = Rule("a list of strings", lambda v: isinstance(v, (list, tuple)) and all(isinstance(x, str) for x in v))
 
 
-def _field(default: Any, rule: Rule) -> Any:
-    """A dataclass field with its rule; a list or dict default is copied for each instance."""
+# What a field is to a resumed run (metadata "resume", read by jaxgan.resume); unmarked fields change how the state
+# evolves: they may change on resume, with a warning that the run then differs from an uninterrupted one.
+RUN_CONTROL = "run_control"  # steers the run only (its length, intervals, retention, devices): may change freely
+STRUCTURE = "structure"  # decides the state's structure or shapes: a checkpoint of another value does not restore
+
+
+def _field(default: Any, rule: Rule, resume: str | None = None) -> Any:
+    """A dataclass field with its rule (and ``resume`` kind); a list or dict default is copied for each instance."""
+    metadata = {"rule": rule, "resume": resume}
     if isinstance(default, (list, dict)):
-        return dataclasses.field(default_factory=lambda: type(default)(default), metadata={"rule": rule})
-    return dataclasses.field(default=default, metadata={"rule": rule})
+        return dataclasses.field(default_factory=lambda: type(default)(default), metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
 
 
 @dataclasses.dataclass
 class Config:
     """Every setting of a run. Defaults are the 2-D ring with the PacGAN networks at a quick size."""
 
-    name: str = _field("custom", NAME)
+    name: str = _field("custom", NAME, RUN_CONTROL)
     seed: int = _field(0, integer(0, MAX_SEED))
-    steps: int = _field(2000, integer())
+    steps: int = _field(2000, integer(), RUN_CONTROL)
 
     # data: a toy distribution name ("ring", "grid", "gaussian_1d", "gaussian_2d") or an image dataset spec
     # ("digits", "mnist", "idx:/path", "folder:/path", "npz:/path"), or for the translation families a
     # jaxgan.data.translation spec ("paired:mnist:edges->identity", "unpaired:...", "domains:...").
-    data: str = _field("ring", NAME)
-    image_size: int | None = _field(None, integer(nullable=True))
+    data: str = _field("ring", NAME, STRUCTURE)
+    image_size: int | None = _field(None, integer(nullable=True), STRUCTURE)
     # image channels the model is built for: 1 or 3, which the data must have; None: whatever the data has
     channels: int | None = _field(None, Rule("1 or 3", lambda v: _is_int(v) and v in (1, 3), nullable=True))
-    conditional: bool = _field(False, BOOL)
+    conditional: bool = _field(False, BOOL, STRUCTURE)
     # condition G and D on this many k-means clusters of the training images instead of class labels (no labels
     # used; samples draw their cluster from the clusters' frequencies): jaxgan.conditioning. Image data only.
-    clusters: int | None = _field(None, integer(2, nullable=True))
+    clusters: int | None = _field(None, integer(2, nullable=True), STRUCTURE)
     batch_size: int = _field(100, integer())
-    latent_dim: int = _field(2, integer())
+    latent_dim: int = _field(2, integer(), STRUCTURE)
     latent: str = _field("normal", one_of("normal", "uniform"))
 
     # models: "mlp" (toy) or an image family ("dcgan", "sngan", "began", "biggan").
-    model: str = _field("mlp", one_of("mlp", "dcgan", "sngan", "began", "biggan"))
-    g_features: list[int] = _field([128, 128, 128], FEATURES)
-    d_features: list[int] = _field([128, 128, 128], FEATURES)
-    g_batch_norm: bool = _field(False, BOOL)
-    d_maxout: int | None = _field(None, integer(nullable=True))
-    model_kwargs: dict[str, Any] = _field({}, MAPPING)
+    model: str = _field("mlp", one_of("mlp", "dcgan", "sngan", "began", "biggan"), STRUCTURE)
+    g_features: list[int] = _field([128, 128, 128], FEATURES, STRUCTURE)
+    d_features: list[int] = _field([128, 128, 128], FEATURES, STRUCTURE)
+    g_batch_norm: bool = _field(False, BOOL, STRUCTURE)
+    d_maxout: int | None = _field(None, integer(nullable=True), STRUCTURE)
+    model_kwargs: dict[str, Any] = _field({}, MAPPING, STRUCTURE)
 
     # the GAN family (jaxgan.families.configure): "gan" (the plain GAN), "acgan", "infogan", "bigan", or the
     # image-to-image translation families "pix2pix", "cyclegan", "stargan"; its options
@@ -150,8 +157,8 @@ class Config:
     # then stay unseen for the families' evaluations (ACGAN's class head, BiGAN's probes). Image data only.
     exclude_heldout: bool = _field(False, BOOL)
     # the objective
-    loss: str = _field("non_saturating", NAME)
-    loss_kwargs: dict[str, Any] = _field({}, MAPPING)
+    loss: str = _field("non_saturating", NAME, STRUCTURE)
+    loss_kwargs: dict[str, Any] = _field({}, MAPPING, STRUCTURE)
     penalties: dict[str, float] = _field({}, WEIGHTS)  # {"gp": 10.0, "r1": 1.0, ...}
     # BigGAN's orthogonal regularization of G's kernels (jaxgan.penalties.orthogonal_regularization), its weight
     # beta (1e-4 in the paper; 5e-5 reproduces BigGAN-PyTorch's update); reported as g/ortho. Plain GAN only.
@@ -161,14 +168,14 @@ class Config:
     simultaneous: bool = _field(False, BOOL)
 
     # remedies for mode collapse
-    pack: int = _field(1, integer())
-    minibatch_std: bool = _field(False, BOOL)
+    pack: int = _field(1, integer(), STRUCTURE)
+    minibatch_std: bool = _field(False, BOOL, STRUCTURE)
     instance_noise: float = _field(0.0, number(0))
     # DiffAugment policy for image discriminators, e.g. "translation,cutout" (jaxgan.augment)
     augment: str = _field("", STRING)
 
     # optimisation
-    optimizer: str = _field("adam", one_of("adam", "rmsprop", "sgd"))
+    optimizer: str = _field("adam", one_of("adam", "rmsprop", "sgd"), STRUCTURE)
     g_lr: float = _field(1e-3, number(0, lo_open=True))
     d_lr: float = _field(1e-3, number(0, lo_open=True))
     b1: float = _field(0.5, number(0, 1, hi_open=True))
@@ -177,7 +184,7 @@ class Config:
     # to 0 over the last lr_decay_fraction of each optimizer's updates (steps, or steps * n_critic for D)
     lr_schedule: str = _field("constant", one_of(*LR_SCHEDULES))
     lr_decay_fraction: float = _field(1.0, number(0, 1, lo_open=True))
-    ema_decay: float | None = _field(None, number(0, 1, hi_open=True, nullable=True))
+    ema_decay: float | None = _field(None, number(0, 1, hi_open=True, nullable=True), STRUCTURE)
     # decay min(ema_decay, (1 + n) / (10 + n)) after n generator updates (TF's num_updates)
     ema_warmup: bool = _field(False, BOOL)
     # top-k training (Sinha et al. 2020): G learns from the fraction max(top_k, top_k_gamma ** epoch) of its samples
@@ -190,16 +197,22 @@ class Config:
     compute_dtype: str = _field("float32", one_of("float32", "bfloat16"))
 
     # running
-    parallel: str = _field("none", one_of("none", "pmap", "mesh"))
+    parallel: str = _field("none", one_of("none", "pmap", "mesh"), RUN_CONTROL)
     cross_replica_bn: bool = _field(True, BOOL)  # batch-norm statistics over the global batch in parallel runs
-    steps_per_call: int = _field(100, integer())
-    log_every: int = _field(100, integer())
-    sample_every: int = _field(500, integer())
-    checkpoint_every: int = _field(1000, integer())
-    keep_checkpoints: int = _field(3, integer())
-    keep_every: int | None = _field(None, integer(nullable=True))
-    eval_samples: int = _field(2500, integer())
-    metrics: list[str] = _field([], STRINGS)
+    steps_per_call: int = _field(100, integer(), RUN_CONTROL)
+    log_every: int = _field(100, integer(), RUN_CONTROL)
+    sample_every: int = _field(500, integer(), RUN_CONTROL)
+    checkpoint_every: int = _field(1000, integer(), RUN_CONTROL)
+    keep_checkpoints: int = _field(3, integer(), RUN_CONTROL)
+    keep_every: int | None = _field(None, integer(nullable=True), RUN_CONTROL)
+    eval_samples: int = _field(2500, integer(), RUN_CONTROL)
+    metrics: list[str] = _field([], STRINGS, RUN_CONTROL)
+
+
+def resume_fields(kind: str) -> tuple[str, ...]:
+    """The names of the :class:`Config` fields marked ``resume=kind`` (:data:`RUN_CONTROL` or :data:`STRUCTURE`),
+    in field order."""
+    return tuple(f.name for f in dataclasses.fields(Config) if f.metadata["resume"] == kind)
 
 
 def validate(config: Config) -> Config:

@@ -1,7 +1,7 @@
 """Evaluate a trained workdir with named metrics (the library behind ``jaxgan eval``).
 
 :func:`evaluate_workdir` rebuilds the experiment from ``WORKDIR/config.json``, restores the newest valid
-checkpoint (:meth:`jaxgan.checkpoint.Checkpointer.restore_latest`, read-only: nothing in ``checkpoints/``
+checkpoint (:func:`jaxgan.resume.restore_latest`, read-only: nothing in ``checkpoints/``
 changes), computes the metrics of :mod:`jaxgan.metrics.registry` on samples of the sampling params (the EMA
 generator when the run kept one) and merges the values into ``WORKDIR/report.json`` (written atomically)::
 
@@ -39,7 +39,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from jaxgan import checkpoint, experiment
+from jaxgan import checkpoint, experiment, resume
 from jaxgan.config import from_dict, to_dict
 from jaxgan.metrics import registry
 
@@ -230,8 +230,8 @@ def load_workdir(
     exp = experiment.build(from_dict({**saved, "parallel": "none"}))
     ckpt = checkpoint.Checkpointer(workdir / "checkpoints", read_only=True)
     try:
-        restored = ckpt.restore_latest(
-            jax.eval_shape(exp.init_state), to_dict(exp.config), log=log or (lambda msg: None)
+        restored = resume.restore_latest(
+            ckpt, jax.eval_shape(exp.init_state), to_dict(exp.config), log=log or (lambda msg: None)
         )
     finally:
         ckpt.close()

@@ -7,7 +7,8 @@ Sections, in order:
    checkpoints (newest valid one first, see :mod:`jaxgan.checkpoint`) and refuse a workdir whose checkpoints
    have another state structure; then prove the workdir and the checkpoint directory writable. Every problem
    found here is a :class:`SetupError` with a one-line message, raised before anything compiles or is written
-   (the lock file, if taken, is removed again).
+   (the lock file, if taken, is removed again). Choosing the checkpoint and comparing configs is
+   :mod:`jaxgan.resume`.
 2. The first writes: set aside checkpoints that failed to restore, ``config.json``, ``metrics.jsonl`` cut back
    to the restored step.
 3. The loop of ``steps_per_call``-step chunks with logging, samples and checkpoints (asynchronous saves).
@@ -23,14 +24,12 @@ over): the current chunk ends, a checkpoint of it is written and committed, and 
 (``report["stopped_early"]``), so ``jaxgan train`` exits 0. A signal before the first chunk stops without
 writing a checkpoint (there is nothing new to save). A second Ctrl-C stops at once; the checkpoint being written
 then is never committed and the previous ones stay valid. In multi-process runs every process stops after the
-same chunk (:meth:`jaxgan.checkpoint.Checkpointer.should_stop`).
+same chunk (:mod:`jaxgan.preemption`).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import signal
 import sys
 import time
 import uuid
@@ -40,7 +39,7 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 
-from jaxgan import checkpoint, experiment, lock, parallel, plots, sampling
+from jaxgan import checkpoint, experiment, lock, parallel, plots, preemption, resume, sampling
 from jaxgan.config import Config, to_dict
 from jaxgan.writers import (
     MetricsWriter,
@@ -78,53 +77,6 @@ def check_workdir(workdir: str | Path) -> Path:
     return path
 
 
-class StopRequest:
-    """Turns SIGTERM / SIGINT into a flag the loop checks between chunks.
-
-    In a multi-process run SIGTERM is left to whoever holds it: JAX's preemption notifier, which
-    ``jax.distributed.initialize`` installs, tells every process through orbax's preemption sync point
-    (:meth:`jaxgan.checkpoint.Checkpointer.should_stop`); SIGINT is still caught here and shared with the
-    other processes after each chunk.
-
-    Args:
-      pending: a list shared with an earlier handler (the CLI's, installed on its first line): signals in it
-        count as received, and this handler appends to it too, so no signal is lost in the hand-over.
-    """
-
-    def __init__(self, pending: list[int] | None = None):
-        self._pending = pending if pending is not None else []
-        self._old: dict[int, Any] = {}
-
-    def __enter__(self) -> StopRequest:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            if sig == signal.SIGTERM and jax.process_count() > 1:
-                continue  # JAX's preemption notifier holds it
-            try:
-                self._old[sig] = signal.signal(sig, self._handle)
-            except ValueError:  # not the main thread: signals stay with whoever owns them
-                pass
-        return self
-
-    def _handle(self, signum, frame):
-        if self._pending and signum == signal.SIGINT:
-            raise KeyboardInterrupt  # a second Ctrl-C stops at once
-        self._pending.append(signum)
-
-    @property
-    def signal(self) -> int | None:
-        """The first signal received, or ``None``."""
-        return self._pending[0] if self._pending else None
-
-    @property
-    def name(self) -> str | None:
-        return None if self.signal is None else signal.Signals(self.signal).name
-
-    def __exit__(self, *exc):
-        for sig, old in self._old.items():
-            signal.signal(sig, old if old is not None else signal.SIG_DFL)
-        return False
-
-
 class Prepared(NamedTuple):
     """What :func:`prepare` found: the pieces of the run and where it resumes."""
 
@@ -132,7 +84,7 @@ class Prepared(NamedTuple):
     runner: parallel.Runner
     workdir: Path
     checkpointer: checkpoint.Checkpointer
-    restored: checkpoint.Restored | None
+    restored: resume.Restored | None
     config_changes: list[str]
     lock: lock.WorkdirLock | None  # held by process 0; release it when the run ends
 
@@ -159,7 +111,6 @@ def prepare(config: Config, workdir: str | Path, *, warn=_warn) -> Prepared:
     """
     workdir = Path(workdir)
     try:
-        checkpoint.check_retention(config.keep_checkpoints, config.keep_every)
         exp = experiment.build(config)
         runner = parallel.make_runner(exp, exp.config.parallel)
     except (ValueError, FileNotFoundError) as e:
@@ -218,12 +169,13 @@ def _prepare_locked(exp, runner, workdir: Path, held, warn) -> Prepared:
     reader = checkpoint.Checkpointer(ckpt_dir, read_only=True)
     try:
         abstract = jax.eval_shape(exp.init_state)
-        restored = reader.restore_latest(
+        restored = resume.restore_latest(
+            reader,
             abstract,
             current,
             log=warn,
             check_data=exp.task.check_data,
-            explain=lambda saved, leaf: _field_behind(exp.config, abstract, saved, leaf),
+            explain=lambda saved, leaf: resume.field_behind(exp.config, abstract, saved, leaf),
         )
     except checkpoint.CheckpointError as e:
         raise SetupError(str(e)) from None
@@ -235,41 +187,8 @@ def _prepare_locked(exp, runner, workdir: Path, held, warn) -> Prepared:
         ckpt = checkpoint.Checkpointer(ckpt_dir, keep=c.keep_checkpoints, keep_every=c.keep_every)
     except checkpoint.CheckpointDirError as e:
         raise WorkdirError(str(e)) from None
-    changes = [] if restored is None else config_changes(restored.meta.get("config", {}), current)
+    changes = [] if restored is None else resume.config_changes(restored.meta.get("config", {}), current)
     return Prepared(exp, runner, workdir, ckpt, restored, changes, held)
-
-
-def config_changes(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
-    """``"field old -> new"`` for each field (besides run-control ones) that differs between a checkpoint's saved
-    config and the current one. A field the saved config lacks (added to :class:`Config` after it was written)
-    counts as its default, which by this project's rule keeps the earlier behaviour."""
-    defaults = to_dict(Config())
-    saved = {**{k: v for k, v in defaults.items() if k not in saved}, **saved}
-    changes = [
-        f"{k} {json.dumps(saved.get(k))} -> {json.dumps(current.get(k))}"
-        for k in checkpoint.config_difference(saved, current)
-    ]
-    if saved.get("steps") != current["steps"] and current.get("lr_schedule", "constant") != "constant":
-        changes.append(f"steps {saved.get('steps')} -> {current['steps']} (the {current['lr_schedule']} "
-                       "learning-rate schedule decays over the steps)")
-    return changes
-
-
-def _field_behind(config: Config, abstract, saved: dict[str, Any], leaf: str) -> str | None:
-    """The first config field whose saved value, put back alone, gives ``leaf`` its saved signature."""
-    now = checkpoint.leaf_signatures(abstract).get(leaf)
-    names = {f.name for f in dataclasses.fields(Config)}
-    for name in checkpoint.config_difference(saved, to_dict(config)):
-        if name not in names or name not in saved:
-            continue
-        try:
-            trial = experiment.build(dataclasses.replace(config, **{name: saved[name]}))
-            got = checkpoint.leaf_signatures(jax.eval_shape(trial.init_state)).get(leaf)
-        except Exception:  # noqa: BLE001 - a value this code no longer accepts cannot be the answer
-            continue
-        if got != now:
-            return name
-    return None
 
 
 def train_and_evaluate(
@@ -291,14 +210,14 @@ def train_and_evaluate(
       workdir: the output directory.
       quiet: no progress bar or messages (warnings still go to stderr).
       progress: show the progress bar.
-      pending_signals: signals caught before this call (see :class:`StopRequest`).
+      pending_signals: signals caught before this call (see :class:`jaxgan.preemption.StopRequest`).
 
     Raises:
       SetupError: before anything is written or compiled (see :func:`prepare`).
       jaxgan.checkpoint.CheckpointWriteError: a checkpoint could not be committed (e.g. a full disk).
     """
     t0 = time.time()
-    with StopRequest(pending_signals) as stop:
+    with preemption.StopRequest(pending_signals) as stop:
         run = prepare(config, workdir)  # (1) checks that write nothing
         try:
             return _train(run, stop, t0, quiet=quiet, progress=progress)
@@ -307,7 +226,7 @@ def train_and_evaluate(
                 run.lock.release()
 
 
-def _train(run: Prepared, stop: StopRequest, t0: float, *, quiet: bool, progress: bool) -> dict[str, Any]:
+def _train(run: Prepared, stop: preemption.StopRequest, t0: float, *, quiet: bool, progress: bool) -> dict[str, Any]:
     """Sections (2) to (4) of :func:`train_and_evaluate`, in a workdir whose lock ``run`` holds.
 
     A :class:`WriteError` is raised again once the checkpoints being written are committed, naming them."""
@@ -361,7 +280,7 @@ def _train(run: Prepared, stop: StopRequest, t0: float, *, quiet: bool, progress
                 writer.write(step, last_metrics)
             if primary and (step // c.sample_every > prev // c.sample_every):
                 _write_samples(exp, runner.get(state), workdir / "samples" / f"step_{step:07d}.png", step)
-            stop_now = ckpt.should_stop(chunk, stop.signal is not None)
+            stop_now = preemption.should_stop(ckpt, chunk, stop.signal is not None)
             if step // c.checkpoint_every > prev // c.checkpoint_every or stop_now or step == c.steps:
                 ckpt.save(step, runner.get(state), current, data=exp.task.data_position(step))
                 last_saved = step

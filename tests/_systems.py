@@ -226,14 +226,15 @@ def run_parallel(args) -> None:
 
 def run_train(args) -> None:
     """A checkpointed run: resumes from the newest checkpoint in ``args.workdir``, saves every ``args.every``."""
-    from jaxgan import checkpoint
+    from jaxgan import checkpoint, resume
     from jaxgan.system import make_system_step
     from jaxgan.writers import fingerprint
 
     system, state = build(args.system)
     config = {"system": args.system, "steps": args.steps}
     ckpt = checkpoint.Checkpointer(os.path.join(args.workdir, "checkpoints"), keep=3)
-    restored = ckpt.restore_latest(jax.eval_shape(lambda: state), config, log=lambda m: print(m, file=sys.stderr))
+    restored = resume.restore_latest(ckpt, jax.eval_shape(lambda: state), config,
+                                     log=lambda m: print(m, file=sys.stderr))
     start = 0
     if restored is not None:
         state, start = jax.tree.map(jnp.asarray, restored.state), restored.step

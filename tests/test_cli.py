@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from jaxgan import checkpoint, cli, sampling
+from jaxgan import checkpoint, cli, resume, sampling
 from jaxgan.config import available_configs
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -171,8 +171,8 @@ def test_sample_command_writes_a_scatter_png_and_an_npy_from_the_ema_generator(r
     assert state.step == STEPS and state.ema and exp.config.seed == 3
     np.testing.assert_array_equal(sampling.generate(exp, state, 50, seed=5), samples)
     # The params it samples with are the checkpoint's EMA params, bit for bit, and not the live ones.
-    full = checkpoint.Checkpointer(workdir / "checkpoints", read_only=True).restore_latest(
-        jax.eval_shape(exp.init_state), {}, log=pytest.fail).state
+    full = resume.restore_latest(checkpoint.Checkpointer(workdir / "checkpoints", read_only=True),
+                                 jax.eval_shape(exp.init_state), {}, log=pytest.fail).state
     for a, b in zip(jax.tree.leaves(state.sampling_params), jax.tree.leaves(full.ema_params)):
         assert np.asarray(a).tobytes() == np.asarray(b).tobytes()
     assert any(not np.array_equal(a, b) for a, b in zip(jax.tree.leaves(full.g_params),

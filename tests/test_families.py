@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxgan import checkpoint, experiment, parallel
+from jaxgan import checkpoint, experiment, parallel, resume
 from jaxgan.config import Config, load_config, to_dict, validate
 from jaxgan.families import acgan, infogan
 from jaxgan.metrics import representation
@@ -188,7 +188,7 @@ def test_a_checkpointed_and_resumed_run_is_bitwise_equal_to_a_straight_one(famil
     ckpt.close()
     again = experiment.build(_config(family))  # a fresh process would rebuild everything from the config
     reader = checkpoint.Checkpointer(tmp_path / "checkpoints", read_only=True)
-    restored = reader.restore_latest(jax.eval_shape(again.init_state), to_dict(again.config),
+    restored = resume.restore_latest(reader, jax.eval_shape(again.init_state), to_dict(again.config),
                                      check_data=again.task.check_data)
     reader.close()
     resumed = _run(again, restored.state, restored.step, 2)

@@ -1,0 +1,47 @@
+"""What the checkpoint and resume tests share: a tiny experiment, a state whose leaves all differ from init, and
+checkpoints of it at given steps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from jaxgan import checkpoint, experiment
+from jaxgan.config import Config, to_dict
+
+TINY = dict(g_features=[16], d_features=[16], batch_size=8, pack=1)
+
+
+def make_exp(**overrides) -> experiment.Experiment:
+    return experiment.build(Config(**{**TINY, **overrides}))
+
+
+def changed_state(exp: experiment.Experiment):
+    """A host state whose leaves all differ from init (so a restore that returns init values is caught)."""
+    s = jax.device_get(jax.jit(exp.init_state)())
+    return jax.tree.map(lambda x: x + np.ones_like(x) if x.dtype != np.uint32 else x, s)
+
+
+def with_step(state, step):
+    return state.replace(step=np.asarray(step, np.int32))
+
+
+def leaves_equal(a, b) -> bool:
+    la, lb = jax.tree.leaves(a), jax.tree.leaves(b)
+    return len(la) == len(lb) and all(
+        np.asarray(x).dtype == np.asarray(y).dtype and np.asarray(x).tobytes() == np.asarray(y).tobytes()
+        for x, y in zip(la, lb)
+    )
+
+
+def save_steps(directory, exp, state, steps, **kwargs) -> None:
+    ckpt = checkpoint.Checkpointer(directory, **kwargs)
+    for t in steps:
+        ckpt.save(t, with_step(state, t), to_dict(exp.config))
+    ckpt.close()
+
+
+def largest_file(step_dir: Path) -> Path:
+    return max((p for p in step_dir.rglob("*") if p.is_file()), key=lambda p: p.stat().st_size)
