@@ -13,7 +13,14 @@ Expected result: see RESULT (``report.json["eval"]``: ``domain_ab``, ``domain_ba
 
 from jaxgan.configs._translation import translation_config
 
-RESULT = "not measured yet"
+RESULT = (
+    "3,000 steps, 72 min on the project's 2-core CPU shared with four other jobs (load 8-11; about 23 min at the "
+    "2.2 steps/s it ran while quieter), 2026-12-02, on the 1,500 held-out digits of each domain: the domain "
+    "classifier calls G_AB(a) thick for 99.7 % and G_BA(b) plain for 99.8 % (bars 90 %: met; identity map 2.1 % / "
+    "0.1 %); the digit classifier keeps the input's label on 91.3 % (a -> b) and 96.7 % (b -> a) (bar 90 %: met); "
+    "L1(G_AB(a), thick(a)) 0.045 and L1(G_BA(b), plain) 0.042 against the identity map's 0.128; cycle L1 0.024 / "
+    "0.020. Fingerprint f02f041ad6a0fb26901a1be28cce0dc078f14c54e72bba0680598cd4344bfb4f."
+)
 
 
 def get_config():
