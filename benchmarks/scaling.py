@@ -50,9 +50,9 @@ def _worker(args) -> dict:
         overrides.append(f"batch_size={base * args.devices}")
     c = config_lib.validate(config_lib.apply_overrides(config_lib.load_config(args.config), overrides))
     exp = experiment.build(c)
-    parallel.check_batch_split(c.batch_size, args.devices, n_critic=c.n_critic, pack=c.pack)
     dp = parallel.data_parallel(exp.make_train_step, args.mode,
                                 num_devices=None if args.mode == "none" else args.devices)
+    dp.check(c.batch_size, pack=c.pack)
     k = args.steps_per_call
 
     if exp.toy is not None:

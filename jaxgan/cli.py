@@ -51,12 +51,14 @@ def _check_seed(seed: int) -> str | None:
 
 
 def _train_parser(sub) -> None:
+    from jaxgan.config import PARALLEL_MODES
+
     p = sub.add_parser("train", help="train a GAN from a config", description="Train a GAN from a config.")
     p.add_argument("--config", default="default", help="a named config (see `jaxgan configs`) or a .py path")
     p.add_argument("--workdir", default=None, help="output directory (default: runs/<config name>)")
     p.add_argument("--steps", type=int, default=None, help="override the number of training steps")
     p.add_argument("--seed", type=int, default=None, help="override the seed")
-    p.add_argument("--parallel", choices=("none", "pmap", "mesh"), default=None, help="data parallelism")
+    p.add_argument("--parallel", choices=PARALLEL_MODES, default=None, help="data parallelism")
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                    help="override any config field; VALUE is JSON when it parses (repeatable)")
     p.add_argument("--quiet", action="store_true", help="no progress bar or messages, only the summary")

@@ -29,6 +29,7 @@ import jaxgan.configs
 # jax.random.PRNGKey keeps the low 32 bits of a seed (without jax_enable_x64): 2**32 would give seed 0's key.
 MAX_SEED = 2**32 - 1
 LR_SCHEDULES = ("constant", "cosine", "linear")
+PARALLEL_MODES = ("none", "pmap", "mesh")  # jaxgan.parallel.MODES, defined here: the CLI reads it before JAX
 
 
 @dataclasses.dataclass(frozen=True)
@@ -197,7 +198,7 @@ class Config:
     compute_dtype: str = _field("float32", one_of("float32", "bfloat16"))
 
     # running
-    parallel: str = _field("none", one_of("none", "pmap", "mesh"), RUN_CONTROL)
+    parallel: str = _field("none", one_of(*PARALLEL_MODES), RUN_CONTROL)
     cross_replica_bn: bool = _field(True, BOOL)  # batch-norm statistics over the global batch in parallel runs
     steps_per_call: int = _field(100, integer(), RUN_CONTROL)
     log_every: int = _field(100, integer(), RUN_CONTROL)

@@ -39,8 +39,9 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 
-from jaxgan import checkpoint, experiment, lock, parallel, plots, preemption, resume, sampling
+from jaxgan import checkpoint, experiment, lock, plots, preemption, resume, sampling
 from jaxgan.config import Config, to_dict
+from jaxgan.runner import Runner, make_runner
 from jaxgan.writers import (
     MetricsWriter,
     Progress,
@@ -81,7 +82,7 @@ class Prepared(NamedTuple):
     """What :func:`prepare` found: the pieces of the run and where it resumes."""
 
     exp: experiment.Experiment
-    runner: parallel.Runner
+    runner: Runner
     workdir: Path
     checkpointer: checkpoint.Checkpointer
     restored: resume.Restored | None
@@ -112,7 +113,7 @@ def prepare(config: Config, workdir: str | Path, *, warn=_warn) -> Prepared:
     workdir = Path(workdir)
     try:
         exp = experiment.build(config)
-        runner = parallel.make_runner(exp, exp.config.parallel)
+        runner = make_runner(exp, exp.config.parallel)
     except (ValueError, FileNotFoundError) as e:
         raise SetupError(str(e)) from None
     created = not workdir.exists()

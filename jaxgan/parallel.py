@@ -1,42 +1,43 @@
-"""The one module that knows about devices: the pure train step on one device, under ``pmap``, under jit +
-``shard_map`` over a 1-D ``Mesh``, on one host or several.
+"""The one module that knows about devices: a pure train step on one device, under ``pmap``, or under jit +
+``shard_map`` over a 1-D ``Mesh``, on one host or several, through one object, :class:`DataParallel`.
 
 Data parallelism here is one rule: every device holds the whole state and runs the same pure step
 (:func:`jaxgan.train.make_train_step`) on its share of the global batch, built with a
 :class:`jaxgan.train.Replicas` that averages gradients, losses and model state with
 ``lax.pmean(., DATA_AXIS)`` and names the replica with ``lax.axis_index(DATA_AXIS)``. Per-sample keys are
-folded from the sample's index in the *global* batch (:func:`jaxgan.train.sample_keys`), so every device draws
-different latents and a step is the same function of (seed, step, global batch) on 1 device or on N, up to
-float32 round-off in the cross-device sums.
+folded from the sample's index in the *global* batch (:func:`jaxgan.train.sample_keys`), so a step is the same
+function of (seed, step, global batch) on 1 device or on N, up to float32 round-off in the cross-device sums.
 
-Two ways to run it, one argument apart (:func:`data_parallel`):
+Scripts and the training loop (:mod:`jaxgan.runner`) build it with :func:`data_parallel` in one of
+:data:`MODES`, each a small layout class (``put`` / ``get`` / ``shard`` / ``compile``) that
+:class:`DataParallel` holds without branching on the mode:
 
-* ``"pmap"``: ``jax.pmap(step, axis_name=DATA_AXIS)``; state arrays carry a leading device axis ``[N, ...]``
-  (:func:`replicate` / :func:`unreplicate`), batches ``[N, rows / N, ...]`` (:func:`shard_batch`).
+* ``"none"``: ``jax.jit`` on one device, no collectives: the plain jit of the step, to the bit.
+* ``"pmap"``: ``jax.pmap(step, axis_name=DATA_AXIS)``; state leaves ``[N, ...]``, batches ``[N, rows / N, ...]``.
 * ``"mesh"``: ``jax.jit(jax.shard_map(step, mesh, in_specs=(P(), P(DATA_AXIS)), out_specs=P(),
-  check_vma=False), donate_argnums=0)``; the state is one replicated global array per leaf
-  (:func:`put_replicated`), a batch one global array sharded on its rows (:func:`put_batch`).
+  check_vma=False), donate_argnums=0)``; state replicated global arrays, batches sharded on their rows.
+
+The mode names are defined in :mod:`jaxgan.config`, which ``jaxgan train`` reads before it imports JAX.
 
 Why ``check_vma=False``: with shard_map's default checks the state is device-invariant and the batch varies,
 so ``jax.grad`` of a per-device loss w.r.t. the params already sums the per-device gradients (the transpose of
 the implicit broadcast is a ``psum``), and the step's ``pmean`` would then give N times the mean gradient.
-``check_vma=False`` gives pmap semantics (per-device gradients, averaged once by the step), which is what
-``jax.pmap`` itself uses; ``tests/test_parallel.py`` compares against one device with plain SGD so a factor N
-cannot hide behind Adam's scale invariance.
+``check_vma=False`` gives pmap semantics (per-device gradients, averaged once by the step);
+``tests/test_parallel.py`` compares against one device with plain SGD so a factor N cannot hide behind Adam.
 
 Row layout. A step with ``n_critic = n`` takes ``[n * B, ...]`` real rows and uses rows ``[i B, (i + 1) B)``
-for discriminator update ``i``. On N devices each device needs its ``B / N`` rows of *every* update, so the
-placement functions reorder the rows (natural order ``(i, device, j)`` to device order ``(device, i, j)``)
-before splitting; with ``n = 1`` this is the identity. On-device toy data does the same through
-``sample_keys(..., groups=n_critic)``.
+for discriminator update ``i``. On N devices each device needs its ``B / N`` rows of *every* update, so
+:meth:`DataParallel.shard` reorders the rows (natural order ``(i, device, j)`` to device order
+``(device, i, j)``) before splitting. On-device toy data does the same through ``sample_keys(..., groups=n)``.
 
-Multi-host: call :func:`initialize_distributed` first; every process runs the same program, feeds only its own
-rows (``jax.make_array_from_process_local_data``), and the devices are ordered process by process (as
-``jax.pmap`` orders them), so process ``p`` feeds rows ``[p R / P, (p + 1) R / P)`` of the global batch,
-exactly what :class:`jaxgan.data.pipeline.Batcher` gives it. :func:`check_hosts_agree` refuses processes that
-disagree (config, batch size, device count) before anything compiles. Only process 0 is ``primary``; the
-fetch helpers (:func:`unreplicate`, :func:`fetch_replicated`) read the copy on this process's first device and
-never gather other hosts' shards.
+Multi-host: call :func:`initialize_distributed` first; every process runs the same program and feeds only its
+own rows; devices are ordered process by process (as ``jax.pmap`` orders them), so process ``p`` feeds rows
+``[p R / P, (p + 1) R / P)`` of the global batch, what :class:`jaxgan.data.pipeline.Batcher` gives it.
+:meth:`DataParallel.check` refuses processes that disagree before anything compiles; :meth:`DataParallel.get`
+reads this process's first device and never gathers other hosts' shards.
+
+Length: the three modes, the row layout they share and the multi-process checks are one concern, placing a
+step on devices, and kept together so that no other module knows devices; hence over 400 lines.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ import hashlib
 import json
 import os
 from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import numpy as np
@@ -54,10 +55,11 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from jaxgan import train
+from jaxgan.config import PARALLEL_MODES
 
 PyTree = Any
 DATA_AXIS = train.DATA_AXIS
-MODES = ("none", "pmap", "mesh")
+MODES = PARALLEL_MODES  # ("none", "pmap", "mesh"): jit on one device, jax.pmap, jit + shard_map over a Mesh
 MakeStep = Callable[..., Callable]  # make_step(replicas=...) -> train_step(state, batch) -> (state, metrics)
 
 # --------------------------------------------------------------------------------------------------------------
@@ -67,13 +69,8 @@ MakeStep = Callable[..., Callable]  # make_step(replicas=...) -> train_step(stat
 _distributed = False
 
 
-def initialize_distributed(
-    coordinator: str | None = None,
-    num_processes: int | None = None,
-    process_id: int | None = None,
-    *,
-    local_device_ids: Sequence[int] | None = None,
-) -> bool:
+def initialize_distributed(coordinator: str | None = None, num_processes: int | None = None,
+                           process_id: int | None = None, *, local_device_ids: Sequence[int] | None = None) -> bool:
     """Joins a multi-process run (``jax.distributed.initialize``); call it before any other JAX call.
 
     Arguments default to the environment: ``JAXGAN_COORDINATOR`` (``host:port`` of process 0, or ``auto`` to
@@ -99,9 +96,7 @@ def initialize_distributed(
                 f"a multi-process run with coordinator {coordinator!r} needs num_processes and process_id "
                 f"(or JAXGAN_NUM_PROCESSES / JAXGAN_PROCESS_ID); got {num_processes!r} and {process_id!r}"
             )
-        jax.distributed.initialize(
-            coordinator, int(num_processes), int(process_id), local_device_ids=local_device_ids
-        )
+        jax.distributed.initialize(coordinator, int(num_processes), int(process_id), local_device_ids=local_device_ids)
     _distributed = True
     return True
 
@@ -122,25 +117,10 @@ def data_devices(num_devices: int | None = None) -> list[jax.Device]:
     return devices[:num_devices]
 
 
-def data_mesh(num_devices: int | None = None) -> Mesh:
-    """A 1-D ``Mesh`` over :func:`data_devices` with the axis name :data:`DATA_AXIS`."""
-    return Mesh(np.array(data_devices(num_devices)), (DATA_AXIS,))
-
-
 def bn_axis_name(c) -> str | None:
     """The axis batch norm averages its statistics over for config ``c``: the data axis in parallel runs with
     ``cross_replica_bn``, else ``None`` (per-device statistics)."""
-    return DATA_AXIS if c.parallel != "none" and c.cross_replica_bn else None
-
-
-def make_replicas(num_devices: int) -> train.Replicas:
-    """The :class:`jaxgan.train.Replicas` of a step that runs on ``num_devices`` data-parallel devices."""
-    return train.Replicas(
-        mean=lambda tree: jax.lax.pmean(tree, DATA_AXIS),
-        index=lambda: jax.lax.axis_index(DATA_AXIS),
-        count=num_devices,
-        gather=lambda x: jax.lax.all_gather(x, DATA_AXIS, tiled=True),
-    )
+    return DATA_AXIS if _LAYOUTS[c.parallel] is not _OneDevice and c.cross_replica_bn else None
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -208,7 +188,7 @@ def check_hosts_agree(**values: Any) -> None:
 
 
 # --------------------------------------------------------------------------------------------------------------
-# Placing state and batches, fetching them back
+# Placing rows on devices
 # --------------------------------------------------------------------------------------------------------------
 
 
@@ -216,43 +196,13 @@ def _as_numpy(x) -> np.ndarray:
     return np.asarray(jax.device_get(x))
 
 
-def put_replicated(tree: PyTree, mesh: Mesh) -> PyTree:
-    """Host (or single-device) pytree -> global arrays replicated on every device of ``mesh`` (``P()``)."""
-    sharding = NamedSharding(mesh, P())
-
-    def put(x):
-        x = _as_numpy(x)
-        return jax.make_array_from_callback(x.shape, sharding, lambda index: x[index])
-
-    return jax.tree.map(put, tree)
+def _local_copy(x) -> np.ndarray:
+    """The copy of ``x`` on this process's first device, as host numpy: never a gather of other hosts."""
+    return _as_numpy(x.addressable_data(0) if isinstance(x, jax.Array) else x)
 
 
-def replicate(tree: PyTree, devices: Sequence[jax.Device] | None = None) -> PyTree:
-    """Host pytree -> the ``jax.pmap`` layout: every leaf ``[N, ...]``, one copy per device."""
-    mesh = Mesh(np.array(devices if devices is not None else data_devices()), (DATA_AXIS,))
-    sharding = NamedSharding(mesh, P(DATA_AXIS))
-
-    def put(x):
-        x = _as_numpy(x)
-        return jax.make_array_from_callback((mesh.size,) + x.shape, sharding, lambda index: x[None])
-
-    return jax.tree.map(put, tree)
-
-
-def fetch_replicated(tree: PyTree) -> PyTree:
-    """Replicated arrays (mesh mode) -> host numpy, from this process's first device: no gather."""
-    return jax.tree.map(lambda x: _as_numpy(x.addressable_data(0) if isinstance(x, jax.Array) else x), tree)
-
-
-def unreplicate(tree: PyTree) -> PyTree:
-    """``[N, ...]`` pmap-layout arrays -> host numpy of replica 0 on this process (no gather of other hosts)."""
-
-    def get(x):
-        if isinstance(x, jax.Array):
-            return _as_numpy(x.addressable_data(0))[0]
-        return np.asarray(x)[0]
-
-    return jax.tree.map(get, tree)
+def _donated(donate: bool) -> tuple[int, ...]:
+    return (0,) if donate else ()
 
 
 def _device_order(x, n_critic: int, num_devices: int, axis: int):
@@ -305,74 +255,122 @@ def _place_rows(batch: PyTree, mesh: Mesh, n_critic: int, axis: int, split: bool
     return _relayout(mesh, n_critic, axis, split)(natural)
 
 
-def put_batch(batch: PyTree, mesh: Mesh, *, n_critic: int = 1, stacked: bool = False) -> PyTree:
-    """This process's rows of a global batch -> global arrays sharded on the rows over ``mesh`` (mesh mode).
-
-    Args:
-      batch: ``{"x": [rows, ...], ...}`` (``[k, rows, ...]`` if ``stacked``): the whole global batch in a
-        single-process run, this process's contiguous share of it otherwise (as ``Batcher`` gives it).
-      mesh: from :func:`data_mesh`.
-      n_critic: the step's ``n_critic``; rows are reordered so each device gets its share of every minibatch.
-      stacked: the batches of ``k`` steps for a scanned multi-step call.
-
-    Raises:
-      ValueError: the rows do not split over the devices (the message states the numbers).
-    """
-    return _place_rows(batch, mesh, n_critic, 1 if stacked else 0, split=False)
-
-
-def shard_batch(batch: PyTree, devices: Sequence[jax.Device] | None = None, *, n_critic: int = 1,
-                stacked: bool = False) -> PyTree:
-    """This process's rows of a global batch -> the ``jax.pmap`` layout ``[N, rows / N, ...]``
-    (``[N, k, rows / N, ...]`` if ``stacked``). Arguments as for :func:`put_batch`."""
-    mesh = Mesh(np.array(devices if devices is not None else data_devices()), (DATA_AXIS,))
-    return _place_rows(batch, mesh, n_critic, 1 if stacked else 0, split=True)
-
-
 # --------------------------------------------------------------------------------------------------------------
-# Compiled steps
+# The modes: one layout class each
 # --------------------------------------------------------------------------------------------------------------
 
 
-def _pmapped(fn: Callable, devices: Sequence[jax.Device], donate: bool) -> Callable:
-    return jax.pmap(fn, axis_name=DATA_AXIS, devices=tuple(devices), donate_argnums=(0,) if donate else ())
+class _OneDevice:
+    """``"none"``: ``jax.jit`` on one device of one process, no collectives."""
+
+    def __init__(self, devices: Sequence[jax.Device]):
+        if len(devices) != 1 or jax.process_count() > 1:
+            raise ValueError(
+                f"parallel mode 'none' runs on one device of one process; got {len(devices)} devices and "
+                f"{jax.process_count()} processes (use 'pmap' or 'mesh')"
+            )
+        self.devices = tuple(devices)
+        self.mesh = None
+        self.replicas = train.Replicas()
+
+    def put(self, tree: PyTree) -> PyTree:
+        return jax.device_put(tree, self.devices[0])
+
+    def get(self, tree: PyTree) -> PyTree:
+        return jax.tree.map(_as_numpy, tree)
+
+    def shard(self, batch: PyTree, n_critic: int, stacked: bool) -> PyTree:
+        return jax.device_put(batch, self.devices[0])
+
+    def compile(self, fn: Callable, batch_axis: int | None, donate: bool) -> Callable:
+        return jax.jit(fn, donate_argnums=_donated(donate))
 
 
-def _mesh_jitted(fn: Callable, mesh: Mesh, batch_specs: tuple, donate: bool, check_vma: bool = False):
-    mapped = jax.shard_map(
-        fn, mesh=mesh, in_specs=(P(),) + batch_specs, out_specs=P(), check_vma=check_vma
-    )
-    replicated = NamedSharding(mesh, P())
-    return jax.jit(
-        mapped,
-        in_shardings=(replicated,) + tuple(NamedSharding(mesh, s) for s in batch_specs),
-        out_shardings=replicated,
-        donate_argnums=(0,) if donate else (),
-    )
+class _Replicated:
+    """What both data-parallel modes share: the devices as a 1-D mesh, replicas that average over DATA_AXIS."""
+
+    def __init__(self, devices: Sequence[jax.Device]):
+        self.devices = tuple(devices)
+        self.mesh = Mesh(np.array(self.devices), (DATA_AXIS,))
+        self.replicas = train.Replicas(
+            mean=lambda tree: jax.lax.pmean(tree, DATA_AXIS),
+            index=lambda: jax.lax.axis_index(DATA_AXIS),
+            count=len(self.devices),
+            gather=lambda x: jax.lax.all_gather(x, DATA_AXIS, tiled=True),
+        )
 
 
-def make_pmap_train_step(make_step: MakeStep, devices: Sequence[jax.Device] | None = None, *,
-                         donate: bool = True) -> Callable:
-    """``p_train_step(state, batch)`` on ``[N, ...]`` replicated state and :func:`shard_batch` batches.
+class _Pmap(_Replicated):
+    """``"pmap"``: every state leaf ``[N, ...]`` (one copy per device), batches ``[N, rows / N, ...]``."""
 
-    Args:
-      make_step: ``make_step(replicas=...) -> train_step``, e.g.
-        ``functools.partial(jaxgan.train.make_train_step, g, d, loss, g_opt, d_opt, latent_dim=2)``.
-      devices: default :func:`data_devices`.
-      donate: donate the input state's buffers.
+    def put(self, tree: PyTree) -> PyTree:
+        sharding = NamedSharding(self.mesh, P(DATA_AXIS))
+
+        def put(x):
+            x = _as_numpy(x)
+            return jax.make_array_from_callback((self.mesh.size,) + x.shape, sharding, lambda index: x[None])
+
+        return jax.tree.map(put, tree)
+
+    def get(self, tree: PyTree) -> PyTree:
+        return jax.tree.map(lambda x: _local_copy(x)[0], tree)
+
+    def shard(self, batch: PyTree, n_critic: int, stacked: bool) -> PyTree:
+        return _place_rows(batch, self.mesh, n_critic, 1 if stacked else 0, split=True)
+
+    def compile(self, fn: Callable, batch_axis: int | None, donate: bool) -> Callable:
+        return jax.pmap(fn, axis_name=DATA_AXIS, devices=self.devices, donate_argnums=_donated(donate))
+
+
+class _Mesh(_Replicated):
+    """``"mesh"``: state replicated as global arrays (``P()``), batches sharded on their rows (``P(DATA_AXIS)``).
+
+    ``check_vma=True`` (shard_map's default) is here only for the test that shows why jaxgan does not use it.
     """
-    devices = tuple(devices if devices is not None else data_devices())
-    return _pmapped(make_step(replicas=make_replicas(len(devices))), devices, donate)
+
+    def __init__(self, devices: Sequence[jax.Device], *, check_vma: bool = False):
+        super().__init__(devices)
+        self.check_vma = check_vma
+
+    def put(self, tree: PyTree) -> PyTree:
+        sharding = NamedSharding(self.mesh, P())
+
+        def put(x):
+            x = _as_numpy(x)
+            return jax.make_array_from_callback(x.shape, sharding, lambda index: x[index])
+
+        return jax.tree.map(put, tree)
+
+    def get(self, tree: PyTree) -> PyTree:
+        return jax.tree.map(_local_copy, tree)
+
+    def shard(self, batch: PyTree, n_critic: int, stacked: bool) -> PyTree:
+        return _place_rows(batch, self.mesh, n_critic, 1 if stacked else 0, split=False)
+
+    def compile(self, fn: Callable, batch_axis: int | None, donate: bool) -> Callable:
+        batch_specs = () if batch_axis is None else (P(*([None] * batch_axis), DATA_AXIS),)
+        mapped = jax.shard_map(
+            fn, mesh=self.mesh, in_specs=(P(),) + batch_specs, out_specs=P(), check_vma=self.check_vma
+        )
+        replicated = NamedSharding(self.mesh, P())
+        return jax.jit(
+            mapped,
+            in_shardings=(replicated,) + tuple(NamedSharding(self.mesh, s) for s in batch_specs),
+            out_shardings=replicated,
+            donate_argnums=_donated(donate),
+        )
 
 
-def make_mesh_train_step(make_step: MakeStep, mesh: Mesh | None = None, *, donate: bool = True) -> Callable:
-    """``train_step(state, batch)`` compiled with jit + ``shard_map`` over a 1-D data mesh.
+_LAYOUTS = dict(zip(MODES, (_OneDevice, _Pmap, _Mesh), strict=True))
 
-    The state is replicated (:func:`put_replicated`), the batch sharded on its rows (:func:`put_batch`); the
-    returned state and metrics are replicated global arrays. Arguments as for :func:`make_pmap_train_step`.
-    """
-    mesh = mesh if mesh is not None else data_mesh()
-    return _mesh_jitted(make_step(replicas=make_replicas(mesh.size)), mesh, (P(DATA_AXIS),), donate)
+# --------------------------------------------------------------------------------------------------------------
+# The data-parallel object
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _check_mode(mode: str) -> None:
+    if mode not in MODES:
+        raise ValueError(f"parallel mode must be one of {', '.join(MODES)}; got {mode!r}")
 
 
 class DataParallel:
@@ -388,29 +386,26 @@ class DataParallel:
         host_state, last = dp.get(state), dp.get(metrics)
 
     Attributes:
-      mode: ``"none"``, ``"pmap"`` or ``"mesh"``.
-      devices: the data-parallel devices (``[jax.devices()[0]]`` for ``"none"``).
+      mode: one of :data:`MODES`.
+      devices: the data-parallel devices (one for ``"none"``).
       mesh: the 1-D data mesh (``None`` for ``"none"``).
+      replicas: the :class:`jaxgan.train.Replicas` the step was built with.
+      train_step: the pure step, ``make_step(replicas=replicas)``.
       n_critic: how the rows of a step are laid out across devices (see the module docstring).
       num_devices, num_hosts, is_primary: what runs, and whether this process writes logs.
     """
 
     def __init__(self, make_step: MakeStep, mode: str, devices: Sequence[jax.Device], *,
                  n_critic: int | None = None, donate: bool = True):
-        if mode not in MODES:
-            raise ValueError(f"parallel mode must be one of {', '.join(MODES)}; got {mode!r}")
-        if mode == "none" and (len(devices) != 1 or jax.process_count() > 1):
-            raise ValueError(
-                f"parallel mode 'none' runs on one device of one process; got {len(devices)} devices and "
-                f"{jax.process_count()} processes (use 'pmap' or 'mesh')"
-            )
+        _check_mode(mode)
+        self._layout = _LAYOUTS[mode](devices)
         self.mode = mode
-        self.devices = tuple(devices)
+        self.devices = self._layout.devices
+        self.mesh = self._layout.mesh
         self.num_devices = len(self.devices)
         self.num_hosts = jax.process_count()
         self.is_primary = jax.process_index() == 0
-        self.mesh = None if mode == "none" else Mesh(np.array(self.devices), (DATA_AXIS,))
-        self.replicas = train.Replicas() if mode == "none" else make_replicas(self.num_devices)
+        self.replicas = self._layout.replicas
         self.train_step = make_step(replicas=self.replicas)
         step_n_critic = getattr(self.train_step, "n_critic", None)
         if n_critic is not None and step_n_critic is not None and n_critic != step_n_critic:
@@ -419,52 +414,51 @@ class DataParallel:
         self._donate = donate
         self._compiled: dict[Any, Callable] = {}
 
-    def _compile(self, fn: Callable, batch_axis: int | None) -> Callable:
-        if self.mode == "none":
-            return jax.jit(fn, donate_argnums=(0,) if self._donate else ())
-        if self.mode == "pmap":
-            return _pmapped(fn, self.devices, self._donate)
-        specs = () if batch_axis is None else (P(*([None] * batch_axis), DATA_AXIS),)
-        return _mesh_jitted(fn, self.mesh, specs, self._donate)
+    def check(self, batch_size: int, *, pack: int = 1, **agree: Any) -> None:
+        """Refuses a run before anything compiles: the global batch must split over the devices (PacGAN packs
+        must not straddle them, see :func:`check_batch_split`), and in a multi-process run every process must
+        have the same ``agree`` values, device count and mode (:func:`check_hosts_agree`).
 
-    def _cached(self, key, build: Callable[[], Callable]) -> Callable:
+        Args:
+          batch_size: rows of one discriminator minibatch over all devices (a step takes ``n_critic`` of them).
+          pack: the PacGAN pack size.
+          **agree: values every process must share, e.g. ``config=...``, ``rows_per_step=...``.
+
+        Raises:
+          ValueError: naming the numbers that do not fit, or what each process has.
+        """
+        check_batch_split(batch_size, self.num_devices, n_critic=self.n_critic, pack=pack,
+                          num_processes=self.num_hosts)
+        check_hosts_agree(**agree, local_devices=jax.local_device_count(), mode=self.mode)
+
+    def _cached(self, key, fn: Callable[[], Callable], batch_axis: int | None) -> Callable:
         if key not in self._compiled:
-            self._compiled[key] = build()
+            self._compiled[key] = self._layout.compile(fn(), batch_axis, self._donate)
         return self._compiled[key]
 
     def put(self, state: PyTree) -> PyTree:
         """Host state -> device state (replicated in the parallel modes)."""
-        if self.mode == "none":
-            return jax.device_put(state, self.devices[0])
-        if self.mode == "pmap":
-            return replicate(state, self.devices)
-        return put_replicated(state, self.mesh)
+        return self._layout.put(state)
 
     def get(self, tree: PyTree) -> PyTree:
         """Device state or metrics -> host numpy, one copy, read on this process (never gathers hosts)."""
-        if self.mode == "none":
-            return jax.tree.map(_as_numpy, tree)
-        if self.mode == "pmap":
-            return unreplicate(tree)
-        return fetch_replicated(tree)
+        return self._layout.get(tree)
 
     def shard(self, batch: PyTree, *, stacked: bool = False) -> PyTree:
-        """This process's rows of a global batch (``[k, rows, ...]`` if ``stacked``) -> device batch."""
-        if self.mode == "none":
-            return jax.device_put(batch, self.devices[0])
-        if self.mode == "pmap":
-            return _place_rows(batch, self.mesh, self.n_critic, 1 if stacked else 0, split=True)
-        return put_batch(batch, self.mesh, n_critic=self.n_critic, stacked=stacked)
+        """This process's rows of a global batch (``[k, rows, ...]`` if ``stacked``) -> device batch.
+
+        Raises:
+          ValueError: the rows do not split over the devices (the message states the numbers).
+        """
+        return self._layout.shard(batch, self.n_critic, stacked)
 
     def step(self, state: PyTree, batch: PyTree) -> tuple[PyTree, PyTree]:
         """One train step on a :meth:`shard` ed batch; donates ``state``."""
-        return self._cached("step", lambda: self._compile(self.train_step, 0))(state, batch)
+        return self._cached("step", lambda: self.train_step, 0)(state, batch)
 
     def multi_step(self, state: PyTree, batches: PyTree) -> tuple[PyTree, PyTree]:
         """``k`` scanned steps on ``shard(batches, stacked=True)``; metrics get a leading axis ``k``."""
-        return self._cached("multi", lambda: self._compile(train.make_multi_step(self.train_step), 1))(
-            state, batches
-        )
+        return self._cached("multi", lambda: train.make_multi_step(self.train_step), 1)(state, batches)
 
     def sampled_multi_step(self, sample_fn: Callable, rows_per_step: int, k: int) -> Callable:
         """``k`` scanned steps on data drawn on device: returns compiled ``run(state) -> (state, metrics)``.
@@ -475,14 +469,13 @@ class DataParallel:
           k: steps per call.
         """
         check_batch_split(rows_per_step // self.n_critic, self.num_devices, n_critic=self.n_critic)
-
-        def build():
-            fn = train.make_sampled_multi_step(
+        return self._cached(
+            ("sampled", sample_fn, rows_per_step, k),
+            lambda: train.make_sampled_multi_step(
                 self.train_step, sample_fn, rows_per_step // self.num_devices, k, self.replicas, self.n_critic
-            )
-            return self._compile(fn, None)
-
-        return self._cached(("sampled", sample_fn, rows_per_step, k), build)
+            ),
+            None,
+        )
 
 
 def data_parallel(make_step: MakeStep, mode: str = "mesh", *, num_devices: int | None = None,
@@ -497,77 +490,9 @@ def data_parallel(make_step: MakeStep, mode: str = "mesh", *, num_devices: int |
       n_critic: override the row layout (default: the ``n_critic`` the step was built with).
       donate: donate the state's buffers to each call.
     """
-    if mode not in MODES:
-        raise ValueError(f"parallel mode must be one of {', '.join(MODES)}; got {mode!r}")
-    if mode == "none" and num_devices not in (None, 1):
+    _check_mode(mode)
+    single = _LAYOUTS[mode] is _OneDevice
+    if single and num_devices not in (None, 1):
         raise ValueError(f"parallel mode 'none' runs on 1 device; got num_devices={num_devices}")
-    devices = data_devices(1 if mode == "none" else num_devices)
+    devices = data_devices(1 if single else num_devices)
     return DataParallel(make_step, mode, devices, n_critic=n_critic, donate=donate)
-
-
-# --------------------------------------------------------------------------------------------------------------
-# The CLI's runner
-# --------------------------------------------------------------------------------------------------------------
-
-
-class Runner(NamedTuple):
-    """How a run's steps execute on devices.
-
-    Attributes:
-      put: host state -> device state.
-      get: device state -> host state (one copy, as ``init_state`` built it).
-      run: ``run(state, step, k) -> (state, metrics)``: ``k`` train steps from ``step`` in one call.
-      metrics_to_host: metrics of a ``run`` call -> dict of Python floats for its last step.
-      num_devices, num_hosts: what ran.
-      is_primary: whether this process writes logs, samples and reports.
-    """
-
-    put: Callable[[Any], Any]
-    get: Callable[[Any], Any]
-    run: Callable[[Any, int, int], tuple[Any, Any]]
-    metrics_to_host: Callable[[Any], dict[str, float]]
-    num_devices: int
-    num_hosts: int
-    is_primary: bool
-
-
-def make_runner(exp, mode: str = "none") -> Runner:
-    """Returns the :class:`Runner` of a built :class:`jaxgan.experiment.Experiment` for ``mode`` in
-    ``("none", "pmap", "mesh")``.
-
-    Every check runs here, before anything compiles: the batch must split over the devices (and PacGAN packs
-    must not straddle them), and in a multi-process run every process must have the same config, batch rows
-    and device count.
-
-    Raises:
-      ValueError: naming the numbers that do not fit.
-    """
-    if mode not in MODES:
-        raise ValueError(f"parallel mode must be one of {', '.join(MODES)}; got {mode!r}")
-    c = exp.config
-    devices = data_devices(1 if mode == "none" else None)
-    check_batch_split(c.batch_size, len(devices), n_critic=c.n_critic, pack=c.pack,
-                      num_processes=jax.process_count())
-    from jaxgan.config import to_dict
-
-    check_hosts_agree(
-        config=to_dict(c), rows_per_step=exp.rows_per_step, local_devices=jax.local_device_count(),
-        mode=mode,
-    )
-    dp = DataParallel(exp.make_train_step, mode, devices, n_critic=c.n_critic)
-
-    def run(state, step, k):
-        return exp.task.run(dp, state, step, k)  # the task knows its data: on-device toy draws, host batches
-
-    def metrics_to_host(metrics) -> dict[str, float]:
-        return {name: float(np.asarray(v).reshape(-1)[-1]) for name, v in dp.get(metrics).items()}
-
-    return Runner(
-        put=dp.put,
-        get=dp.get,
-        run=run,
-        metrics_to_host=metrics_to_host,
-        num_devices=dp.num_devices,
-        num_hosts=dp.num_hosts,
-        is_primary=dp.is_primary,
-    )

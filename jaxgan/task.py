@@ -2,7 +2,7 @@
 
 A task owns a run's data (its batches as a pure function of the seed and the step), its real samples for
 evaluation, its sample pictures and its final evaluation. The training loop (:mod:`jaxgan.loop`), the runner
-(:func:`jaxgan.parallel.make_runner`), sampling (:mod:`jaxgan.sampling`) and evaluation (:mod:`jaxgan.evaluate`)
+(:func:`jaxgan.runner.make_runner`), sampling (:mod:`jaxgan.sampling`) and evaluation (:mod:`jaxgan.evaluate`)
 call these methods and do not branch on the kind of data; a new kind (paired images, unpaired domains,
 multi-domain data) is a new :class:`Task`.
 

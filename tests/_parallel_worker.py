@@ -121,14 +121,14 @@ def runner_run(mode, host_data, **overrides):
     """``STEPS`` steps of the CLI's Runner in one call; ``host_data``: host batches from a Batcher (the image
     path, each process reading its own rows; the global batches are ``global_batches()``) instead of toy data
     drawn on device."""
-    from jaxgan import parallel
+    from jaxgan.runner import make_runner
     from jaxgan.task import ImageTask
 
     exp = experiment_for(mode, **overrides)
     if host_data:  # the image task's host batches, over the toy data
         host = batcher(exp)[1]
         exp = exp._replace(toy=None, batcher=host, task=ImageTask(None, host, None, exp.rows_per_step))
-    runner = parallel.make_runner(exp, mode)
+    runner = make_runner(exp, mode)
     state, metrics = runner.run(runner.put(exp.init_state()), 0, STEPS)
     out = result(runner.get(state))
     out["metrics"] = runner.metrics_to_host(metrics)
@@ -181,18 +181,15 @@ def check_bug(args):
     """What the comparison must catch: shard_map with its default check_vma=True, whose gradient of a
     per-device loss w.r.t. replicated params is already summed over devices, so the step's pmean leaves it N
     times too large."""
-    from jax.sharding import PartitionSpec as P
-
-    from jaxgan import parallel, train
+    from jaxgan import parallel
 
     exp = experiment_for("mesh")
-    mesh = parallel.data_mesh()
-    step = parallel._mesh_jitted(exp.make_train_step(parallel.make_replicas(mesh.size)), mesh,
-                                 (P(train.DATA_AXIS),), donate=True, check_vma=True)
-    state = parallel.put_replicated(exp.init_state(), mesh)
+    mesh = parallel._Mesh(parallel.data_devices(), check_vma=True)
+    step = mesh.compile(exp.make_train_step(mesh.replicas), 0, donate=True)
+    state = mesh.put(exp.init_state())
     for b in global_batches():
-        state, _ = step(state, parallel.put_batch(b, mesh, n_critic=N_CRITIC))
-    return {"mesh_check_vma": result(parallel.fetch_replicated(state))}
+        state, _ = step(state, mesh.shard(b, N_CRITIC, stacked=False))
+    return {"mesh_check_vma": result(mesh.get(state))}
 
 
 def check_runner(args):
@@ -211,19 +208,20 @@ def _error(fn) -> str | None:
 
 def check_errors(args):
     """Batches that do not split over the devices are refused, before compiling, with the numbers."""
+    import jax
     import numpy as np
 
     from jaxgan import parallel
+    from jaxgan.runner import make_runner
 
-    n = parallel.data_mesh().size
-    dp = parallel.data_parallel(experiment_for("mesh").make_train_step, "mesh")
+    n = jax.device_count()
+    dp = {mode: parallel.data_parallel(experiment_for(mode).make_train_step, mode) for mode in ("mesh", "pmap")}
     odd = {"x": np.zeros((2 * (n + 1), 2), np.float32)}  # 2 minibatches of n + 1 rows
     return {
-        "shard_mesh": _error(lambda: dp.shard(odd)),
-        "shard_pmap": _error(lambda: parallel.shard_batch(odd, n_critic=2)),
-        "runner": _error(lambda: parallel.make_runner(experiment_for("mesh", batch_size=n + 1, pack=1), "mesh")),
-        "runner_pack": _error(lambda: parallel.make_runner(experiment_for("pmap", batch_size=2 * n, pack=4),
-                                                           "pmap")),
+        "shard_mesh": _error(lambda: dp["mesh"].shard(odd)),
+        "shard_pmap": _error(lambda: dp["pmap"].shard(odd)),
+        "runner": _error(lambda: make_runner(experiment_for("mesh", batch_size=n + 1, pack=1), "mesh")),
+        "runner_pack": _error(lambda: make_runner(experiment_for("pmap", batch_size=2 * n, pack=4), "pmap")),
     }
 
 
@@ -234,10 +232,10 @@ def check_multihost(args):
 
 def check_mismatch(args):
     """Processes that disagree (here: process 1 has twice the batch) are refused with the numbers."""
-    from jaxgan import parallel
+    from jaxgan.runner import make_runner
 
     batch = B if args.process_id == 0 else 2 * B
-    return _error(lambda: parallel.make_runner(experiment_for("mesh", batch_size=batch), "mesh"))
+    return _error(lambda: make_runner(experiment_for("mesh", batch_size=batch), "mesh"))
 
 
 CHECKS = {

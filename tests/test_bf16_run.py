@@ -7,8 +7,9 @@ import jax
 import numpy as np
 import pytest
 
-from jaxgan import checkpoint, experiment, parallel, resume
+from jaxgan import checkpoint, experiment, resume
 from jaxgan.config import Config, to_dict, validate
+from jaxgan.runner import make_runner
 from jaxgan.system import SystemState
 
 TINY = dict(data="digits", image_size=28, model="dcgan", batch_size=8, latent_dim=6, steps=4,
@@ -25,7 +26,7 @@ def _config(run, dtype, **kw):
 
 
 def _run(exp, state, start, k):
-    runner = parallel.make_runner(exp, "none")
+    runner = make_runner(exp, "none")
     s, metrics = runner.run(runner.put(state), start, k)
     return runner.get(s), {name: np.asarray(v) for name, v in runner.get(metrics).items()}
 

@@ -9,13 +9,14 @@ import numpy as np
 import optax
 import pytest
 
-from jaxgan import experiment, parallel, train, vision
+from jaxgan import experiment, train, vision
 from jaxgan import state as state_lib
 from jaxgan.adapters import from_linen
 from jaxgan.config import Config, load_config, validate
 from jaxgan.data import images
 from jaxgan.models import mlp
 from jaxgan.penalties import orthogonal_regularization, orthogonal_value
+from jaxgan.runner import make_runner
 
 BIGGAN = dict(data="digits", image_size=32, model="biggan", conditional=True, batch_size=8, latent_dim=8, steps=2,
               loss="hinge", lr_schedule="constant",
@@ -89,7 +90,7 @@ def test_g_ortho_from_the_config_reaches_the_step_and_reports_g_ortho():
     assert experiment.build(Config(data="ring")).step_kwargs["g_penalties"] == ()
     state = jax.jit(exp.init_state)()
     expected = float(orthogonal_value(state.g_params))  # before the runner takes (donates) the state
-    runner = parallel.make_runner(exp, "none")
+    runner = make_runner(exp, "none")
     _, metrics = runner.run(runner.put(state), 0, 2)
     ortho = np.asarray(runner.get(metrics)["g/ortho"])
     assert ortho.shape == (2,) and ortho[0] == pytest.approx(expected, rel=1e-5)
@@ -152,7 +153,7 @@ def test_a_biggan_run_from_a_config_takes_steps_with_the_penalty():
     exp = experiment.build(Config(**{**BIGGAN, "g_ortho": 1e-4, "ema_decay": 0.9, "n_critic": 2}))
     state = jax.device_get(jax.jit(exp.init_state)())
     expected, before = float(orthogonal_value(state.g_params)), exp.fingerprint(state)
-    runner = parallel.make_runner(exp, "none")
+    runner = make_runner(exp, "none")
     # an image run returns the metrics of the last step of a call: one step, then a second from there
     new, metrics = runner.run(runner.put(state), 0, 1)
     first = {k: np.asarray(v) for k, v in runner.get(metrics).items()}

@@ -13,10 +13,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxgan import checkpoint, experiment, parallel, resume
+from jaxgan import checkpoint, experiment, resume
 from jaxgan.config import Config, load_config, to_dict, validate
 from jaxgan.families import acgan, infogan
 from jaxgan.metrics import representation
+from jaxgan.runner import make_runner
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -172,7 +173,7 @@ def test_exclude_heldout_trains_on_the_classifier_split_only():
 
 
 def _run(exp, state, start, k):
-    runner = parallel.make_runner(exp, "none")
+    runner = make_runner(exp, "none")
     s, _ = runner.run(runner.put(state), start, k)
     return runner.get(s)
 

@@ -8,8 +8,9 @@ import jax
 import numpy as np
 import pytest
 
-from jaxgan import experiment, parallel, sampling
+from jaxgan import experiment, sampling
 from jaxgan.config import Config
+from jaxgan.runner import make_runner
 from jaxgan.task import ImageTask, Task, ToyTask
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,7 +70,7 @@ class _ShiftedRing(ToyTask):
 def test_a_new_task_plugs_into_the_runner_without_touching_it():
     exp = _toy_exp(g_lr=0.05, d_lr=0.05)
     exp = exp._replace(task=_ShiftedRing(exp.toy, exp.rows_per_step))
-    runner = parallel.make_runner(exp, "none")
+    runner = make_runner(exp, "none")
     state, metrics = runner.run(runner.put(exp.init_state()), 0, 3)
     assert int(runner.get(state).step) == 3 and np.isfinite(runner.metrics_to_host(metrics)["d/loss"])
     assert exp.task.real_samples(5, 0)[0][:, 0].mean() > 2.0
@@ -77,7 +78,7 @@ def test_a_new_task_plugs_into_the_runner_without_touching_it():
 
 def test_the_loop_runner_sampling_and_evaluation_do_not_ask_what_the_data_is():
     """They reach data only through ``exp.task`` (a structural guarantee: no ``exp.toy`` / ``exp.batcher``)."""
-    for module in ("loop", "parallel", "sampling", "evaluate"):
+    for module in ("loop", "runner", "parallel", "sampling", "evaluate"):
         tree = ast.parse((ROOT / "jaxgan" / f"{module}.py").read_text())
         used = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)
                 and isinstance(n.value, ast.Name) and n.value.id == "exp"}

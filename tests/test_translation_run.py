@@ -13,10 +13,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from jaxgan import checkpoint, experiment, parallel, resume, sampling
+from jaxgan import checkpoint, experiment, resume, sampling
 from jaxgan.config import Config, load_config, to_dict, validate
 from jaxgan.data.translation import UnpairedBatcher, load_translation
 from jaxgan.families import translation_eval
+from jaxgan.runner import make_runner
 from jaxgan.task import TranslationTask
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -144,7 +145,7 @@ def test_a_checkpointed_and_resumed_run_is_bitwise_equal_to_a_straight_one(famil
     exp = experiment.build(_config(family))
     assert isinstance(exp.task, TranslationTask) and exp.rows_per_step == 4 * exp.config.n_critic
     init = jax.device_get(jax.jit(exp.init_state)())
-    runner = parallel.make_runner(exp, "none")
+    runner = make_runner(exp, "none")
     straight = runner.get(runner.run(runner.put(init), 0, 4)[0])
     half = runner.get(runner.run(runner.put(init), 0, 2)[0])
     ckpt = checkpoint.Checkpointer(tmp_path / "checkpoints")
@@ -155,7 +156,7 @@ def test_a_checkpointed_and_resumed_run_is_bitwise_equal_to_a_straight_one(famil
     restored = resume.restore_latest(reader, jax.eval_shape(again.init_state), to_dict(again.config),
                                      check_data=again.task.check_data)
     reader.close()
-    resumer = parallel.make_runner(again, "none")
+    resumer = make_runner(again, "none")
     resumed = resumer.get(resumer.run(resumer.put(restored.state), restored.step, 2)[0])
     assert _leaves_equal(resumed, straight), "every leaf of the state: params, optimizers, buffers, key, step"
     assert exp.fingerprint(resumed) == exp.fingerprint(straight) and int(resumed.step) == 4
