@@ -41,10 +41,11 @@ def net_params(state, name: str):
 
 
 def _classifier(exp, workdir: Path):
-    from jaxgan.metrics import digits
+    from jaxgan.metrics.classifier import predict_proba
+    from jaxgan.metrics.classifier_training import get_classifier
 
-    variables, _ = digits.get_classifier(exp.dataset, Path(workdir) / "classifier")
-    return lambda images: np.argmax(digits.predict_proba(variables, images), -1)
+    variables, _ = get_classifier(exp.dataset, Path(workdir) / "classifier")
+    return lambda images: np.argmax(predict_proba(variables, images), -1)
 
 
 def evaluate(exp, state, workdir: str | Path) -> dict[str, Any]:
