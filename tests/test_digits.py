@@ -3,9 +3,9 @@ classifier's figures, a generator scored."""
 
 import math
 
-import jax
 import numpy as np
 import pytest
+from _numpy_init import numpy_sampling_state
 
 from jaxgan.data.images import load_dataset
 from jaxgan.metrics import classifier, classifier_training, digits
@@ -98,22 +98,6 @@ def test_classifier_learns_sklearn_digits(trained, digits28):
     np.testing.assert_allclose(logits, module.apply(variables, digits28.images[:7], train=False), rtol=1e-5, atol=1e-5)
 
 
-def _random_sampling_state(exp):
-    """Generator params of the right shapes without compiling the state's initialisation (slow on CPU)."""
-    from jaxgan.sampling import SamplingState
-
-    shapes = jax.eval_shape(exp.init_state)
-    rng = np.random.default_rng(0)
-
-    def fill(path, s):
-        if jax.tree_util.keystr(path).endswith(("['var']", "['scale']")):
-            return np.ones(s.shape, s.dtype)
-        return (rng.normal(size=s.shape) * 0.05).astype(s.dtype)
-
-    params, model_state = (jax.tree_util.tree_map_with_path(fill, t) for t in (shapes.g_params, shapes.g_model_state))
-    return SamplingState(step=0, sampling_params=params, g_model_state=model_state, ema=False)
-
-
 def test_score_generator_conditional(tmp_path, monkeypatch, trained):
     from jaxgan import experiment
     from jaxgan.config import Config
@@ -128,7 +112,7 @@ def test_score_generator_conditional(tmp_path, monkeypatch, trained):
         model_kwargs={"generator": {"base_features": 4}, "discriminator": {"base_features": 4}},
     )
     exp = experiment.build(config)
-    state = _random_sampling_state(exp)
+    state = numpy_sampling_state(exp)
     calls = []
     monkeypatch.setattr(digits, "get_classifier", lambda ds, cache_dir, **kw: calls.append(cache_dir) or trained)
     out = digits.score_generator(exp, state, tmp_path, n=25)

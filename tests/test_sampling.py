@@ -4,30 +4,16 @@ generator and sample count, and every sampler of the package goes through it."""
 import jax
 import numpy as np
 import pytest
+from _numpy_init import numpy_sampling_state
 
 from jaxgan import experiment, sampling
 from jaxgan.config import Config
-from jaxgan.state import SamplingState
-
-
-def _random_state(exp):
-    """Generator params of the right shapes without compiling the state's initialisation."""
-    shapes = jax.eval_shape(exp.init_state)
-    rng = np.random.default_rng(0)
-
-    def fill(path, s):
-        if jax.tree_util.keystr(path).endswith(("['var']", "['scale']")):
-            return np.ones(s.shape, s.dtype)
-        return (rng.normal(size=s.shape) * 0.05).astype(s.dtype)
-
-    params, model_state = (jax.tree_util.tree_map_with_path(fill, t) for t in (shapes.g_params, shapes.g_model_state))
-    return SamplingState(step=0, sampling_params=params, g_model_state=model_state, ema=False)
 
 
 @pytest.fixture(scope="module")
 def toy():
     exp = experiment.build(Config(data="ring", g_features=[16], d_features=[16]))
-    return exp, _random_state(exp)
+    return exp, numpy_sampling_state(exp)
 
 
 def test_sample_equals_generate_and_compiles_once(toy):
@@ -64,7 +50,7 @@ def test_every_sampler_goes_through_the_jitted_one(toy, monkeypatch):
         data="digits", image_size=28, model="dcgan", latent_dim=8, batch_size=16,
         model_kwargs={"generator": {"base_features": 4}, "discriminator": {"base_features": 4}},
     ))
-    image_state = _random_state(image_exp)
+    image_state = numpy_sampling_state(image_exp)
     vision.generate_images(image_exp, image_state, jax.random.PRNGKey(0), 4)
     digits.generate_batched(image_exp, image_state, 6, batch_size=4)
     assert calls[3:] == [4, 4, 4]
