@@ -15,7 +15,7 @@ Features (``features=``): ``"auto"`` picks the project's digit classifier for 1-
 the FID Inception-v3 for other images when ``inception_weights`` is given, and the raw coordinates for toy data;
 ``"digits"``, ``"inception"`` (needs ``inception_weights=PATH``), ``"identity"`` (flattened pixels), a
 function ``features(images [n, h, w, c]) -> [n, d]`` or a
-:class:`jaxgan.metrics.registry.FeatureExtractor` choose one explicitly. The digit classifier is trained on
+:class:`jaxgan.metrics.features.FeatureExtractor` choose one explicitly. The digit classifier is trained on
 the run's own data on first use and cached in ``WORKDIR/classifier/``; real features are cached in
 ``WORKDIR/eval_cache/``.
 
@@ -39,11 +39,12 @@ from typing import Any
 import jax
 import numpy as np
 
-from jaxgan import checkpoint, experiment, resume
+from jaxgan import checkpoint, experiment, resume, sampling
 from jaxgan.config import from_dict, to_dict
+from jaxgan.metrics import features as features_lib
 from jaxgan.metrics import registry
 
-FeaturesArg = str | Callable[[np.ndarray], Any] | registry.FeatureExtractor
+FeaturesArg = str | Callable[[np.ndarray], Any] | features_lib.FeatureExtractor
 FEATURE_NAMES = ("auto", "digits", "inception", "identity")
 EVAL_CACHE = "eval_cache"
 CLASSIFIER_DIR = "classifier"
@@ -63,35 +64,35 @@ def make_extractor(
     *,
     inception_weights: str | os.PathLike | None = None,
     log: Callable[[str], None] | None = None,
-) -> registry.FeatureExtractor:
+) -> features_lib.FeatureExtractor:
     """The feature extractor named by ``features`` for ``exp``'s data (see the module docstring).
 
     Raises:
       ValueError: an unknown name, ``"inception"`` without weights, ``"digits"`` on unlabelled data, or
         ``"auto"`` on data that has no default extractor (naming what to pass instead).
     """
-    if isinstance(features, registry.FeatureExtractor):
+    if isinstance(features, features_lib.FeatureExtractor):
         return features
     if callable(features):
-        return registry.function_extractor(features)
+        return features_lib.function_extractor(features)
     _check_features_name(features)
     ds = exp.dataset
     if features == "auto":
         features = exp.task.default_features(inception_weights)
     if features == "identity":
-        return registry.function_extractor(lambda x: np.reshape(x, (len(x), -1)), name="identity")
+        return features_lib.function_extractor(lambda x: np.reshape(x, (len(x), -1)), name="identity")
     if features == "inception":
-        return registry.inception_extractor(inception_weights)
+        return features_lib.inception_extractor(inception_weights)
     if ds is None or ds.labels is None:
         raise ValueError(
             "the 'digits' features need a labelled image dataset to train the classifier on; "
             f"this run's data {exp.config.data!r} has none"
         )
-    from jaxgan.metrics import digits
+    from jaxgan.metrics.classifier_training import get_classifier
     from jaxgan.writers import fingerprint
 
-    variables, _ = digits.get_classifier(ds, Path(workdir) / CLASSIFIER_DIR, log=log)
-    return registry.digits_extractor(variables, name=f"digits-{fingerprint(variables)[:8]}")
+    variables, _ = get_classifier(ds, Path(workdir) / CLASSIFIER_DIR, log=log)
+    return features_lib.digits_extractor(variables, name=f"digits-{fingerprint(variables)[:8]}")
 
 
 def _check_features_name(features: str) -> None:
@@ -110,21 +111,19 @@ def make_sampler(exp: experiment.Experiment, state, *, seed: int = 0, batch_size
     class-conditional ones the labels ``start, start + 1, ... mod classes`` (``n`` samples hold every class equally
     often, to within one), cluster-conditional ones clusters drawn from their frequencies.
     """
-    gen = jax.jit(exp.generate, static_argnums=2)
     key = jax.random.PRNGKey(seed)
     cond = exp.conditioning
 
     def sample_fn(start: int, count: int) -> np.ndarray:
         labels = None if cond is None else cond.sample(batch_size, seed, start)
-        out = np.asarray(gen(state, jax.random.fold_in(key, start), batch_size, labels))
-        return out[:count]
+        return sampling.sample(exp, state, jax.random.fold_in(key, start), batch_size, labels)[:count]
 
     return sample_fn
 
 
 def _real_data(exp: experiment.Experiment, specs, seed: int) -> tuple[np.ndarray | None, str | None]:
     """The real images (or toy samples) and their cache key."""
-    if not any(s.family in registry.NEEDS_REAL for s in specs):
+    if not any(registry.needs_real(s) for s in specs):
         return None, None
     return exp.task.real_samples(max(s.num_samples for s in specs), seed)
 
@@ -242,7 +241,7 @@ def load_workdir(
 
 def _num_real(spec: registry.MetricSpec, exp: experiment.Experiment) -> int:
     """The real images (toy: samples of the true distribution) a metric compares against."""
-    if spec.family not in registry.NEEDS_REAL:
+    if not registry.needs_real(spec):
         return 0
     return exp.task.num_real(spec.num_samples)
 
@@ -312,7 +311,7 @@ def measure_workdir(
       metrics: names like ``["fid10k", "kid10k", "pr10k", "is10k"]`` or ``"fid10k,pr10k"``; see
         :mod:`jaxgan.metrics.registry`.
       features: ``"auto"``, ``"digits"``, ``"inception"``, ``"identity"``, a function ``images -> [n, d]``, or
-        a :class:`jaxgan.metrics.registry.FeatureExtractor`.
+        a :class:`jaxgan.metrics.features.FeatureExtractor`.
       inception_weights: the FID Inception-v3 ``.npz`` (needed by ``"inception"``).
       seed: the generated samples' latents and KID's subsets.
       progress: progress bars and messages on stderr.
@@ -336,7 +335,7 @@ def measure_workdir(
     if isinstance(features, str):
         _check_features_name(features)
         if features == "inception" and inception_weights is None:
-            registry.inception_extractor(None)  # raises the explanation
+            features_lib.inception_extractor(None)  # raises the explanation
     if inception_weights is not None:
         if not Path(inception_weights).is_file():
             raise FileNotFoundError(f"Inception weights not found: {str(inception_weights)!r}")

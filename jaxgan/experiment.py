@@ -108,15 +108,15 @@ class Experiment(NamedTuple):
 
     def generate(self, state, key: jax.Array, n: int, labels: jax.Array | None = None) -> jax.Array:
         """``n`` samples from the sampling params (EMA when present), in inference mode; ``state`` is a full
-        state or a :class:`jaxgan.state.SamplingState`."""
-        z = jax.vmap(self.latent_fn)(jax.random.split(key, n))
-        return self.generate_from(state, z, labels, key)
+        state or a :class:`jaxgan.state.SamplingState`. Traceable; :func:`jaxgan.sampling.sample` is its jitted
+        form."""
+        s = self.sampling_state(state)
+        return generator_outputs(self.generator, self.latent_fn, s.sampling_params, s.g_model_state, key, n, labels)
 
     def generate_from(self, state, z: jax.Array, labels: jax.Array | None = None, key: jax.Array | None = None):
         """The generator's outputs for explicit latents ``z [n, ...]`` (inference mode)."""
         s = self.sampling_state(state)
-        out, _ = self.generator.apply(s.sampling_params, s.g_model_state, z, labels, train=False, rng=key)
-        return out
+        return generator_outputs(self.generator, None, s.sampling_params, s.g_model_state, key, None, labels, z)
 
     def sampling_state(self, state) -> SamplingState:
         """The generator part of a :class:`jaxgan.state.GANState` or :class:`jaxgan.system.SystemState` (the EMA
@@ -165,12 +165,31 @@ class Experiment(NamedTuple):
         return {"d": int(state.d_skipped), "g": int(state.g_skipped)}
 
 
+def generator_outputs(
+    generator: adapters.Net,
+    latent_fn: Callable[[jax.Array], jax.Array] | None,
+    params: Any,
+    model_state: Any,
+    key: jax.Array | None,
+    n: int | None,
+    labels: jax.Array | None = None,
+    z: jax.Array | None = None,
+) -> jax.Array:
+    """The generator's outputs in inference mode for latents ``z [n, ...]``, or, when ``z`` is ``None``, for ``n``
+    latents ``latent_fn(k)`` of the keys ``k`` of ``jax.random.split(key, n)``; ``key`` is also the generator's
+    ``rng``. The one definition of sampling (:meth:`Experiment.generate`, :func:`jaxgan.sampling.sample`)."""
+    if z is None:
+        z = jax.vmap(latent_fn)(jax.random.split(key, n))
+    out, _ = generator.apply(params, model_state, z, labels, train=False, rng=key)
+    return out
+
+
 def heldout_split(dataset) -> tuple[np.ndarray, np.ndarray]:
     """``(train, held_out)`` rows of ``dataset``: the digit classifier's split (1,500 of MNIST's 10,000 held out),
     which ``config.exclude_heldout`` keeps out of training."""
-    from jaxgan.metrics import digits
+    from jaxgan.metrics.classifier_training import TRAIN_DEFAULTS, split_indices
 
-    return digits.split_indices(len(dataset.images), digits.TRAIN_DEFAULTS["holdout"], digits.TRAIN_DEFAULTS["seed"])
+    return split_indices(len(dataset.images), TRAIN_DEFAULTS["holdout"], TRAIN_DEFAULTS["seed"])
 
 
 def lr_schedule(c: Config, lr: float, updates: int) -> float | optax.Schedule:

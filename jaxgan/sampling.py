@@ -9,6 +9,7 @@ the true modes (2-D toy data) or a histogram against real data (1-D toy data) fo
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import jax
@@ -53,11 +54,39 @@ def load_for_sampling(
         ckpt.close()
 
 
+@functools.partial(jax.jit, static_argnames=("generator", "latent_fn", "n"))
+def _generate(params, model_state, key, labels, z, *, generator, latent_fn, n):
+    return experiment.generator_outputs(generator, latent_fn, params, model_state, key, n, labels, z)
+
+
+def sample(exp: experiment.Experiment, state, key: jax.Array, n: int, labels=None) -> np.ndarray:
+    """:meth:`jaxgan.experiment.Experiment.generate` jitted: ``n`` samples ``[n, ...]`` of the sampling params
+    (the EMA when present) of ``state`` (a full state or a :class:`SamplingState`) from ``key``, as a numpy array.
+
+    Only the generator's params and model state go to the device; the compilation is cached per generator,
+    ``n`` and label shape, so repeated calls (batches of an evaluation, grids) compile once.
+
+    Args:
+      labels: ``[n]`` classes for conditional generators, else ``None``.
+    """
+    s = exp.sampling_state(state)
+    return np.asarray(_generate(s.sampling_params, s.g_model_state, key, labels, None,
+                                generator=exp.generator, latent_fn=exp.latent_fn, n=n))
+
+
+def images_from_latents(exp: experiment.Experiment, state, z, labels=None) -> np.ndarray:
+    """Generator outputs ``[n, ...]`` for explicit latents ``z [n, latent_dim]`` (inference mode): the jitted
+    :meth:`jaxgan.experiment.Experiment.generate_from`."""
+    s = exp.sampling_state(state)
+    return np.asarray(_generate(s.sampling_params, s.g_model_state, None, labels, z,
+                                generator=exp.generator, latent_fn=None, n=None))
+
+
 def generate(exp: experiment.Experiment, state, n: int, seed: int = 0) -> np.ndarray:
     """``n`` samples ``[n, ...]`` from ``state`` (a GANState or :class:`SamplingState`), as a numpy array;
     conditional models get ``exp.conditioning.sample(n, seed)`` (classes in turn, or drawn clusters)."""
     labels = None if exp.conditioning is None else exp.conditioning.sample(n, seed)
-    return np.asarray(jax.jit(exp.generate, static_argnums=2)(state, jax.random.PRNGKey(seed), n, labels))
+    return sample(exp, state, jax.random.PRNGKey(seed), n, labels)
 
 
 def write_samples(
@@ -79,11 +108,6 @@ def write_samples(
 
 
 SAMPLE_MODES = ("grid", "interp", "arith", "codes", "reconstruct")
-
-
-def images_from_latents(exp: experiment.Experiment, state, z, labels=None) -> np.ndarray:
-    """Generator outputs ``[n, ...]`` for explicit latents ``z [n, latent_dim]`` (inference mode)."""
-    return np.asarray(jax.jit(exp.generate_from)(state, z, labels))
 
 
 def _latents(exp: experiment.Experiment, key, n: int, truncation: float | None):

@@ -116,9 +116,10 @@ class ToyTask(Task):
 
     def evaluate(self, exp, state, n: int, seed: int = 1234) -> tuple[dict[str, Any], np.ndarray]:
         """The PacGAN/VEEGAN mode-collapse evaluation on ``n`` generated samples (for mixtures), plus samples."""
+        from jaxgan import sampling
         from jaxgan.metrics import modes
 
-        samples = np.asarray(jax.jit(exp.generate, static_argnums=2)(state, jax.random.PRNGKey(seed), n))
+        samples = sampling.sample(exp, state, jax.random.PRNGKey(seed), n)
         t = self.dist
         if t.means is not None and len(t.means) > 1:
             stats = modes.mode_collapse_stats(samples, t.means, t.std)
@@ -170,9 +171,9 @@ class ImageTask(Task):
         self.batcher.restore(saved)
 
     def real_samples(self, n, seed):
-        from jaxgan.metrics import digits
+        from jaxgan.metrics.classifier_training import dataset_key
 
-        return self.dataset.images, digits.dataset_key(self.dataset)
+        return self.dataset.images, dataset_key(self.dataset)
 
     def num_real(self, n):
         return min(n, len(self.dataset.images))

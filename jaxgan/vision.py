@@ -103,8 +103,9 @@ def generate_images(exp, state, key: jax.Array, n: int, labels: jax.Array | None
     """``n`` images ``[n, h, w, c]`` in [-1, 1] from the sampling params (the EMA when present)."""
     if labels is None and exp.conditioning is not None:
         labels = exp.conditioning.sample(n)
-    fn = jax.jit(exp.generate, static_argnums=2)
-    return np.asarray(fn(state, key, n, labels))
+    from jaxgan import sampling
+
+    return sampling.sample(exp, state, key, n, labels)
 
 
 def write_sample_grid(exp, state, path: str | Path, rows: int = 10, cols: int = 10, seed: int = 7) -> Path:

@@ -27,3 +27,20 @@ def numpy_init(module, *args, seed=0, **kwargs):
         return (rng.normal(size=s.shape) * scale).astype(s.dtype)
 
     return jax.tree_util.tree_map_with_path(fill, shapes)
+
+
+def numpy_sampling_state(exp):
+    """A :class:`jaxgan.state.SamplingState` of ``exp``'s generator without compiling the state's initialisation
+    (slow on CPU): N(0, 0.05²) draws, batch-norm variances and scales ones."""
+    from jaxgan.state import SamplingState
+
+    shapes = jax.eval_shape(exp.init_state)
+    rng = np.random.default_rng(0)
+
+    def fill(path, s):
+        if jax.tree_util.keystr(path).endswith(("['var']", "['scale']")):
+            return np.ones(s.shape, s.dtype)
+        return (rng.normal(size=s.shape) * 0.05).astype(s.dtype)
+
+    params, model_state = (jax.tree_util.tree_map_with_path(fill, t) for t in (shapes.g_params, shapes.g_model_state))
+    return SamplingState(step=0, sampling_params=params, g_model_state=model_state, ema=False)

@@ -1,13 +1,14 @@
-"""Tests for jaxgan.metrics.digits: the scores on hand-made predictions, classifier training, the cache."""
+"""Tests for jaxgan.metrics.digits (and jaxgan.metrics.classifier): the scores on hand-made predictions, a trained
+classifier's figures, a generator scored."""
 
 import math
 
-import jax
 import numpy as np
 import pytest
+from _numpy_init import numpy_sampling_state
 
-from jaxgan.data.images import ImageDataset, load_dataset
-from jaxgan.metrics import digits
+from jaxgan.data.images import load_dataset
+from jaxgan.metrics import classifier, classifier_training, digits
 
 TINY = {"epochs": 3, "widths": (8, 16), "hidden": 32, "batch_size": 64, "learning_rate": 3e-3}
 
@@ -20,7 +21,7 @@ def digits28():
 @pytest.fixture(scope="module")
 def trained(digits28):
     """A small classifier trained on scikit-learn's digits at 28x28 (about 1.5k training images)."""
-    return digits.train_classifier(digits28.images, digits28.labels, **TINY)
+    return classifier_training.train_classifier(digits28.images, digits28.labels, **TINY)
 
 
 def _one_hot_probs(classes, confidence, num_classes=10):
@@ -71,15 +72,6 @@ def test_score_probs_rejects_bad_shapes():
         digits.score_probs(_one_hot_probs([0, 1], np.full(2, 0.99)), requested_labels=[0, 1, 2])
 
 
-def test_split_is_seed_fixed_and_disjoint():
-    train, hold = digits.split_indices(100, 0.15, seed=3)
-    assert len(hold) == 15 and len(train) == 85
-    assert not set(train) & set(hold)
-    again = digits.split_indices(100, 0.15, seed=3)
-    assert np.array_equal(again[1], hold)
-    assert not np.array_equal(digits.split_indices(100, 0.15, seed=4)[1], hold)
-
-
 def test_classifier_learns_sklearn_digits(trained, digits28):
     variables, report = trained
     assert report["num_holdout"] == round(0.15 * len(digits28.labels))
@@ -88,73 +80,22 @@ def test_classifier_learns_sklearn_digits(trained, digits28):
     assert report["settings"]["epochs"] == TINY["epochs"]
 
     # score_images on the held-out real digits agrees with the report
-    _, hold = digits.split_indices(len(digits28.labels), 0.15, seed=0)
+    _, hold = classifier_training.split_indices(len(digits28.labels), 0.15, seed=0)
     scores = digits.score_images(variables, digits28.images[hold], requested_labels=digits28.labels[hold])
     assert scores["conditional_accuracy"] == pytest.approx(report["accuracy"])
     assert scores["confident"] == pytest.approx(report["confident"])
     assert scores["class_entropy_ratio"] > 0.95  # held-out real digits cover all ten classes
 
-    feats = digits.digit_features(variables, digits28.images[:7])
+    feats = classifier.digit_features(variables, digits28.images[:7])
     assert feats.shape == (7, TINY["hidden"])
     assert np.all(feats >= 0)  # after the ReLU
-    probs = digits.predict_proba(variables, digits28.images[:7])
+    probs = classifier.predict_proba(variables, digits28.images[:7])
     np.testing.assert_allclose(probs.sum(1), 1.0, rtol=1e-6)
     # the features -> logits head equals the model's own eval-mode forward pass
-    module = digits.classifier_module(variables)
+    module = classifier.classifier_module(variables)
     assert (module.widths, module.hidden, module.num_classes) == (TINY["widths"], TINY["hidden"], 10)
-    _, logits = digits.features_and_logits(variables, digits28.images[:7])
+    _, logits = classifier.features_and_logits(variables, digits28.images[:7])
     np.testing.assert_allclose(logits, module.apply(variables, digits28.images[:7], train=False), rtol=1e-5, atol=1e-5)
-
-
-def test_get_classifier_cache_round_trip(tmp_path, monkeypatch, digits28):
-    small = ImageDataset(digits28.images[:300], digits28.labels[:300], 10, "digits28-small")
-    settings = {**TINY, "epochs": 1}
-    v1, r1 = digits.get_classifier(small, tmp_path, log=None, **settings)
-    key = digits.dataset_key(small)
-    assert (tmp_path / f"{key}.npz").is_file() and (tmp_path / f"{key}.json").is_file()
-    assert r1["dataset"]["name"] == "digits28-small" and r1["dataset"]["shape"] == [300, 28, 28, 1]
-
-    def no_training(*args, **kwargs):
-        raise AssertionError("the cached classifier should have been used")
-
-    monkeypatch.setattr(digits, "train_classifier", no_training)
-    v2, r2 = digits.get_classifier(small, tmp_path, log=None, **settings)
-    assert r2 == r1
-    assert jax.tree.structure(v1) == jax.tree.structure(v2)
-    for a, b in zip(jax.tree.leaves(v1), jax.tree.leaves(v2)):
-        assert a.dtype == b.dtype and np.array_equal(a, b)
-
-    # other settings or other data do not reuse the cache
-    with pytest.raises(AssertionError, match="cached"), pytest.warns(UserWarning, match="other settings"):
-        digits.get_classifier(small, tmp_path, log=None, **{**settings, "epochs": 2})
-    other = ImageDataset(digits28.images[:300] * 0.5, digits28.labels[:300], 10, "digits28-small")
-    assert digits.dataset_key(other) != key
-    with pytest.raises(AssertionError, match="cached"):
-        digits.get_classifier(other, tmp_path, log=None, **settings)
-
-
-def test_get_classifier_errors(tmp_path, digits28):
-    unlabelled = ImageDataset(digits28.images[:10], None, None, "nolabels")
-    with pytest.raises(ValueError, match="labels"):
-        digits.get_classifier(unlabelled, tmp_path, log=None)
-    with pytest.raises(ValueError, match="unknown classifier settings"):
-        digits.get_classifier(digits28, tmp_path, log=None, epoch=3)
-
-
-def _random_sampling_state(exp):
-    """Generator params of the right shapes without compiling the state's initialisation (slow on CPU)."""
-    from jaxgan.sampling import SamplingState
-
-    shapes = jax.eval_shape(exp.init_state)
-    rng = np.random.default_rng(0)
-
-    def fill(path, s):
-        if jax.tree_util.keystr(path).endswith(("['var']", "['scale']")):
-            return np.ones(s.shape, s.dtype)
-        return (rng.normal(size=s.shape) * 0.05).astype(s.dtype)
-
-    params, model_state = (jax.tree_util.tree_map_with_path(fill, t) for t in (shapes.g_params, shapes.g_model_state))
-    return SamplingState(step=0, sampling_params=params, g_model_state=model_state, ema=False)
 
 
 def test_score_generator_conditional(tmp_path, monkeypatch, trained):
@@ -171,7 +112,7 @@ def test_score_generator_conditional(tmp_path, monkeypatch, trained):
         model_kwargs={"generator": {"base_features": 4}, "discriminator": {"base_features": 4}},
     )
     exp = experiment.build(config)
-    state = _random_sampling_state(exp)
+    state = numpy_sampling_state(exp)
     calls = []
     monkeypatch.setattr(digits, "get_classifier", lambda ds, cache_dir, **kw: calls.append(cache_dir) or trained)
     out = digits.score_generator(exp, state, tmp_path, n=25)

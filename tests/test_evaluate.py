@@ -7,9 +7,9 @@ import pytest
 
 from jaxgan import evaluate
 from jaxgan.config import Config
-from jaxgan.metrics import digits
+from jaxgan.metrics import classifier_training
 
-# A classifier small enough to train in seconds (the real recipe is digits.TRAIN_DEFAULTS).
+# A classifier small enough to train in seconds (the real recipe is classifier_training.TRAIN_DEFAULTS).
 TINY_CLASSIFIER = {"epochs": 1, "widths": (4, 8), "hidden": 16, "batch_size": 64}
 
 
@@ -37,7 +37,7 @@ def run(tmp_path_factory):
     )
     with pytest.MonkeyPatch.context() as mp:
         for k, v in TINY_CLASSIFIER.items():
-            mp.setitem(digits.TRAIN_DEFAULTS, k, v)
+            mp.setitem(classifier_training.TRAIN_DEFAULTS, k, v)
         report = loop.train_and_evaluate(config, workdir, quiet=True, progress=False)
     return workdir, report
 
@@ -45,7 +45,7 @@ def run(tmp_path_factory):
 @pytest.fixture
 def tiny_classifier(monkeypatch):
     for k, v in TINY_CLASSIFIER.items():
-        monkeypatch.setitem(digits.TRAIN_DEFAULTS, k, v)
+        monkeypatch.setitem(classifier_training.TRAIN_DEFAULTS, k, v)
 
 
 def test_evaluate_workdir_writes_metrics_into_report(run, tiny_classifier):

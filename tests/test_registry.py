@@ -1,9 +1,10 @@
-"""Tests for jaxgan.metrics.registry: metric names, and each metric equal to calling its function directly."""
+"""Tests for jaxgan.metrics.registry (and the features it reads, jaxgan.metrics.features): metric names, each
+metric equal to calling its function directly, and a family registered from outside."""
 
 import numpy as np
 import pytest
 
-from jaxgan.metrics import registry
+from jaxgan.metrics import features, registry
 from jaxgan.metrics.fid import FeatureStats, fid_from_features
 from jaxgan.metrics.inception_score import inception_score_from_logits
 from jaxgan.metrics.kid import kernel_inception_distance
@@ -53,17 +54,17 @@ def _logits(images):
 
 def test_each_metric_equals_its_function_on_identity_features(tmp_path):
     fake, real = _toy(1000, 0, shift=0.3), _toy(1500, 1)
-    extractor = registry.function_extractor(_flatten, _logits, name="identity", batch_size=128)
+    extractor = features.function_extractor(_flatten, _logits, name="identity", batch_size=128)
     out = registry.compute_metrics(
         ["fid1k", "kid1k", "pr1k", "pr1k3", "is1k"],
         extractor=extractor,
-        sample_fn=registry.array_sampler(fake),
+        sample_fn=features.array_sampler(fake),
         real_images=real,
         cache_dir=tmp_path,
         dataset_key="toy",
         seed=3,
     )
-    f, r = _flatten(fake), _flatten(real)[registry.real_subset(1500, 1000)]  # 1000 of the 1500 real images
+    f, r = _flatten(fake), _flatten(real)[features.real_subset(1500, 1000)]  # 1000 of the 1500 real images
     assert len(r) == 1000
     assert out["fid1k"] == pytest.approx(fid_from_features(f, r), rel=1e-9)
     kid = kernel_inception_distance(f, r, num_subsets=100, subset_size=1000, seed=3)
@@ -97,8 +98,8 @@ def test_each_metric_equals_its_function_on_identity_features(tmp_path):
 
     again = registry.compute_metrics(
         "fid1k,kid1k",
-        extractor=registry.function_extractor(counting, name="identity", batch_size=128),
-        sample_fn=registry.array_sampler(fake),
+        extractor=features.function_extractor(counting, name="identity", batch_size=128),
+        sample_fn=features.array_sampler(fake),
         real_images=real,
         cache_dir=tmp_path,
         dataset_key="toy",
@@ -110,11 +111,11 @@ def test_each_metric_equals_its_function_on_identity_features(tmp_path):
 
 def test_fewer_real_images_than_samples_uses_all_of_them():
     fake, real = _toy(200, 0), _toy(60, 1, shift=0.5)
-    extractor = registry.function_extractor(_flatten)
+    extractor = features.function_extractor(_flatten)
     out = registry.compute_metrics(
         ["fid200", "kid200", "pr200"],
         extractor=extractor,
-        sample_fn=registry.array_sampler(fake),
+        sample_fn=features.array_sampler(fake),
         real_images=real,
         seed=0,
     )
@@ -134,7 +135,7 @@ def test_metrics_share_the_generated_samples_per_count():
 
     registry.compute_metrics(
         ["fid300", "pr300", "fid100"],
-        extractor=registry.function_extractor(_flatten, batch_size=128),
+        extractor=features.function_extractor(_flatten, batch_size=128),
         sample_fn=sample_fn,
         real_images=_toy(300, 1),
     )
@@ -142,20 +143,103 @@ def test_metrics_share_the_generated_samples_per_count():
 
 
 def test_errors():
-    fake = registry.array_sampler(_toy(100, 0))
+    fake = features.array_sampler(_toy(100, 0))
     with pytest.raises(ValueError, match="is100 needs class logits"):
         registry.compute_metrics(
-            "is100", extractor=registry.function_extractor(_flatten), sample_fn=fake, real_images=None
+            "is100", extractor=features.function_extractor(_flatten), sample_fn=fake, real_images=None
         )
     with pytest.raises(ValueError, match="real images"):
         registry.compute_metrics(
-            "fid100", extractor=registry.function_extractor(_flatten), sample_fn=fake, real_images=None
+            "fid100", extractor=features.function_extractor(_flatten), sample_fn=fake, real_images=None
         )
     with pytest.raises(ValueError, match="unknown Inception input pipeline"):
-        registry.inception_extractor("/nonexistent/inception.npz", pipeline="tf2")
+        features.inception_extractor("/nonexistent/inception.npz", pipeline="tf2")
     with pytest.raises(FileNotFoundError, match="Inception weights not found"):
-        registry.inception_extractor("/nonexistent/inception.npz")
+        features.inception_extractor("/nonexistent/inception.npz")
     with pytest.raises(ValueError, match=r"features_fn must return \[100, d\]"):
         registry.compute_metrics(
-            "fid100", extractor=registry.function_extractor(lambda x: x), sample_fn=fake, real_images=_toy(100, 1)
+            "fid100", extractor=features.function_extractor(lambda x: x), sample_fn=fake, real_images=_toy(100, 1)
         )
+
+
+@pytest.fixture
+def toy_family():
+    """A metric family registered for one test (and unregistered after it): the distance between the mean
+    generated and the mean real feature vector, and the real mean's norm."""
+
+    @registry.register_metric("meangap", needs_real=True, keys=("", "_real_norm"))
+    def meangap(spec, inputs):
+        real = inputs.real.features()
+        gap = np.linalg.norm(inputs.fake_features.mean(0) - real.mean(0))
+        return {spec.name: float(gap), f"{spec.name}_real_norm": float(np.linalg.norm(real.mean(0)))}
+
+    try:
+        yield meangap
+    finally:
+        registry.unregister_metric("meangap")
+
+
+def test_a_registered_family_is_parsed_and_computed_without_other_edits(toy_family, tmp_path):
+    import jax
+
+    from jaxgan import evaluate, experiment
+    from jaxgan.config import Config
+    from jaxgan.sampling import SamplingState
+
+    assert registry.parse_metric("meangap2k") == registry.MetricSpec("meangap2k", "meangap", 2_000, None)
+    assert registry.result_keys(registry.parse_metric("meangap300")) == ["meangap300", "meangap300_real_norm"]
+    assert "meangap<N>k" in registry.valid_names_help()
+    with pytest.raises(ValueError, match="only pr<N>k takes a neighbour count"):
+        registry.parse_metric("meangap1k3")
+
+    fake, real = _toy(300, 0, shift=0.3), _toy(500, 1)
+    out = registry.compute_metrics(
+        "meangap300,fid300",
+        extractor=features.function_extractor(_flatten),
+        sample_fn=features.array_sampler(fake),
+        real_images=real,
+    )
+    r = _flatten(real)[features.real_subset(500, 300)]
+    assert out["meangap300"] == pytest.approx(np.linalg.norm(_flatten(fake).mean(0) - r.mean(0)), rel=1e-6)
+    assert set(out) == {"meangap300", "meangap300_real_norm", "fid300"}
+
+    # as `jaxgan eval --metrics meangap300,fid300` names it: a config's metrics and the run evaluation take it too
+    exp = experiment.build(Config(data="ring", g_features=[16], d_features=[16], metrics=["meangap300"]))
+    shapes = jax.eval_shape(exp.init_state)
+    params = jax.tree.map(lambda s: np.full(s.shape, 0.1, s.dtype), shapes.g_params)
+    state = SamplingState(step=0, sampling_params=params, g_model_state=shapes.g_model_state, ema=False)
+    values = evaluate.evaluate_experiment(exp, state, "meangap300,fid300", tmp_path, seed=2)
+    samples = evaluate.make_sampler(exp, state, seed=2, batch_size=500)(0, 300)
+    real = np.asarray(exp.toy.sample(jax.random.PRNGKey(3), 300))
+    assert values["meangap300"] == pytest.approx(np.linalg.norm(samples.mean(0) - real.mean(0)), rel=1e-5)
+    assert set(values) == {"meangap300", "meangap300_real_norm", "fid300"}
+
+
+def test_registering_twice_or_a_bad_name_fails_and_unregistering_removes_the_family(toy_family):
+    with pytest.raises(ValueError, match="already registered"):
+        registry.register_metric("meangap", needs_real=False)(toy_family)
+    with pytest.raises(ValueError, match="lowercase letters"):
+        registry.register_metric("mean_gap", needs_real=False)
+    registry.unregister_metric("meangap")
+    with pytest.raises(ValueError, match="unknown metric 'meangap1k'"):
+        registry.parse_metric("meangap1k")
+    assert "meangap" not in registry.metric_families()
+    registry.register_metric("meangap", needs_real=True, keys=("", "_real_norm"))(toy_family)  # for the teardown
+
+
+def test_a_family_returning_other_keys_than_registered_fails(tmp_path):
+    @registry.register_metric("badkeys", needs_real=False)
+    def badkeys(spec, inputs):
+        return {"something_else": 1.0}
+
+    try:
+        with pytest.raises(ValueError, match="returned keys"):
+            registry.compute_metrics(
+                "badkeys10",
+                extractor=features.function_extractor(_flatten),
+                sample_fn=features.array_sampler(_toy(10, 0)),
+                real_images=None,
+            )
+    finally:
+        registry.unregister_metric("badkeys")
+    assert registry.metric_families() == ("fid", "kid", "pr", "is")

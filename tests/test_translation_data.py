@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from jaxgan.data import translation as tr
-from jaxgan.metrics.digits import TRAIN_DEFAULTS, split_indices
+from jaxgan.metrics.classifier_training import TRAIN_DEFAULTS, split_indices
 
 RNG = np.random.default_rng(0)
 X = RNG.uniform(-1, 1, size=(3, 9, 11, 2)).astype(np.float32)

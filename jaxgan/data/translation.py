@@ -37,7 +37,7 @@ Specs (:func:`load_translation`), ``<source>`` being a :func:`load_dataset` spec
   permutation), run ``j`` transformed by ``t_j`` and labelled domain ``j``: every training image is in exactly
   one domain. Batches ``{"x": [B, h, w, c], "domain": int32 [B]}``.
 
-Held-out images. The rows are split with :func:`jaxgan.metrics.digits.split_indices` using the digit
+Held-out images. The rows are split with :func:`jaxgan.metrics.classifier_training.split_indices` using the digit
 classifier's own holdout fraction and seed (``TRAIN_DEFAULTS``, read at call time), so for the classifier's
 source (10,000 MNIST test digits: 8,500 / 1,500) the held-out images are exactly the 1,500 the classifier never
 trained on, and no training image of any domain is among them. Every held-out image is given in every domain
@@ -274,7 +274,7 @@ class DomainData:
 
 def holdout_split(n: int) -> tuple[np.ndarray, np.ndarray]:
     """``(train, held_out)`` row indices of ``n`` images: the digit classifier's split (its holdout and seed)."""
-    from jaxgan.metrics.digits import TRAIN_DEFAULTS, split_indices
+    from jaxgan.metrics.classifier_training import TRAIN_DEFAULTS, split_indices
 
     return split_indices(n, TRAIN_DEFAULTS["holdout"], TRAIN_DEFAULTS["seed"])
 

@@ -31,6 +31,13 @@ def _batched(fn, x: np.ndarray) -> np.ndarray:
     return np.concatenate([np.asarray(f(jnp.asarray(x[i:i + BATCH]))) for i in range(0, len(x), BATCH)])
 
 
+def _images(exp, state, z: np.ndarray) -> np.ndarray:
+    """The generator's images of latents ``z``, ``BATCH`` at a time (:func:`jaxgan.sampling.images_from_latents`)."""
+    from jaxgan.sampling import images_from_latents
+
+    return np.concatenate([images_from_latents(exp, state, z[i:i + BATCH]) for i in range(0, len(z), BATCH)])
+
+
 def net_params(state, name: str):
     """A network's parameters for evaluation (its EMA when the run kept one), from a full
     :class:`jaxgan.system.SystemState` or a :class:`jaxgan.state.SamplingState` of a system's checkpoint."""
@@ -41,10 +48,11 @@ def net_params(state, name: str):
 
 
 def _classifier(exp, workdir: Path):
-    from jaxgan.metrics import digits
+    from jaxgan.metrics.classifier import predict_proba
+    from jaxgan.metrics.classifier_training import get_classifier
 
-    variables, _ = digits.get_classifier(exp.dataset, Path(workdir) / "classifier")
-    return lambda images: np.argmax(digits.predict_proba(variables, images), -1)
+    variables, _ = get_classifier(exp.dataset, Path(workdir) / "classifier")
+    return lambda images: np.argmax(predict_proba(variables, images), -1)
 
 
 def evaluate(exp, state, workdir: str | Path) -> dict[str, Any]:
@@ -89,7 +97,7 @@ def infogan_eval(exp, state, workdir: Path, n: int = 2000, seed: int = 1234) -> 
     base = jax.vmap(code.sample)(jax.random.split(jax.random.PRNGKey(seed), n))
     noise, _, cont = code.split(base)
     z = np.asarray(code.join(noise, jnp.asarray(cat), cont))
-    images = _batched(lambda z: exp.generate_from(state, z), z)
+    images = _images(exp, state, z)
     predicted = _classifier(exp, workdir)(images)
     acc, mapping = matched_accuracy(cat, predicted, k, int(exp.dataset.num_classes or k))
     params, model_state = net_params(state, "d")
@@ -125,7 +133,7 @@ def bigan_eval(exp, state, workdir: Path, init_state=None) -> dict[str, Any]:
     p0, m0 = init.params["e"], init.model_state["e"]
     codes0 = _batched(lambda x: e.apply(p0, m0, x, train=False)[0], ds.images)
     logistic0, nn10 = _probes(codes0, ds.labels, train, held)
-    recon = _batched(lambda z: exp.generate_from(state, z), codes[held])
+    recon = _images(exp, state, codes[held])
     recon_pred = _classifier(exp, workdir)(recon)
     return {
         "probe_logistic": logistic,

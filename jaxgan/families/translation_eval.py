@@ -8,14 +8,14 @@ off; the EMA when the run kept one), beside the identity map (the input taken as
   an image against itself is 0 and black against white is 1;
 * ``psnr``: the mean over images of ``10 log10(1 / mse)``, ``mse`` the image's mean squared difference in [0, 1]
   units (capped at 100 dB for identical images). On MNIST edges -> digits the identity map gives 0.152 / 9.8 dB;
-* ``digit_accuracy``: the fraction of outputs the run's digit classifier (:func:`jaxgan.metrics.digits.
-  get_classifier`, trained on the source digits' other 8,500) gives the input's label, beside its accuracy on the
-  real targets (``target_digit_accuracy``);
+* ``digit_accuracy``: the fraction of outputs the run's digit classifier
+  (:func:`jaxgan.metrics.classifier_training.get_classifier`, trained on the source digits' other 8,500) gives the
+  input's label, beside its accuracy on the real targets (``target_digit_accuracy``);
 * ``fid_digits`` (pix2pix): the Fréchet distance between the classifier's 128-d penultimate features of the
   outputs and of the real targets (:func:`jaxgan.metrics.fid.fid_from_features`);
 * domain accuracy (CycleGAN, StarGAN): a :class:`jaxgan.models.classifier.DigitClassifier` with one class per
-  domain, trained (:func:`jaxgan.metrics.digits.get_classifier`, cached in ``WORKDIR/classifier``) on the
-  held-out real images of the domains, 85 % of them, its accuracy on the other 15 % reported as
+  domain, trained (:func:`jaxgan.metrics.classifier_training.get_classifier`, cached in ``WORKDIR/classifier``) on
+  the held-out real images of the domains, 85 % of them, its accuracy on the other 15 % reported as
   ``domain_classifier_real_accuracy``; ``domain_accuracy`` is the fraction of outputs it puts in the target
   domain.
 
@@ -140,14 +140,14 @@ def outputs(exp, state, n: int, seed: int = 0) -> np.ndarray:
 
 def _digit_classifier(exp, workdir: Path):
     """``(features_and_predictions, report)`` of the run's digit classifier, or ``(None, None)`` without labels."""
-    from jaxgan.metrics import digits
+    from jaxgan.metrics import classifier, classifier_training
 
     if exp.dataset.labels is None:
         return None, None
-    variables, report = digits.get_classifier(exp.dataset, workdir / "classifier")
+    variables, report = classifier_training.get_classifier(exp.dataset, workdir / "classifier")
 
     def classify(images):
-        feats, logits = digits.features_and_logits(variables, images)
+        feats, logits = classifier.features_and_logits(variables, images)
         return feats, np.argmax(logits, -1)
 
     return classify, report
@@ -157,13 +157,13 @@ def _domain_classifier(exp, workdir: Path, domains: np.ndarray):
     """A classifier of the ``K`` domains of ``domains [K, m, h, w, c]`` (held-out real images): ``(predict,
     report)``, ``predict(images) -> [n]`` domain indices."""
     from jaxgan.data.images import ImageDataset
-    from jaxgan.metrics import digits
+    from jaxgan.metrics import classifier, classifier_training
 
     k, m = domains.shape[:2]
     ds = ImageDataset(domains.reshape((k * m,) + domains.shape[2:]), np.repeat(np.arange(k, dtype=np.int32), m), k,
                       f"{exp.config.data} held-out domains")
-    variables, report = digits.get_classifier(ds, workdir / "classifier")
-    return lambda images: np.argmax(digits.predict_proba(variables, images), -1), report
+    variables, report = classifier_training.get_classifier(ds, workdir / "classifier")
+    return lambda images: np.argmax(classifier.predict_proba(variables, images), -1), report
 
 
 # ----------------------------------------------------------------------------------------------------- evaluation

@@ -1,8 +1,13 @@
-"""Metrics named with their sample count (``fid10k``, ``kid10k``, ``pr10k``, ``is10k``), computed on any features.
+"""Metrics named with their sample count (``fid10k``, ``kid10k``, ``pr10k``, ``is10k``), one registration each.
 
-The naming follows StyleGAN2-ADA's ``metrics/metric_main.py`` (``fid50k_full``, ``kid50k_full``, ``pr50k3_full``,
-``is50k``): a metric family and the number of generated samples, in thousands with a ``k`` suffix or as a plain
-count (for quick checks):
+The naming and the registry follow StyleGAN2-ADA's ``metrics/metric_main.py`` (``register_metric``,
+``fid50k_full``, ``kid50k_full``, ``pr50k3_full``, ``is50k``): a metric family and the number of generated
+samples, in thousands with a ``k`` suffix or as a plain count (for quick checks). Each family registers itself
+once, beside its compute function (:func:`register_metric`): its name prefix, whether it compares against real
+images, whether it needs class logits, its result keys and, for a family that takes one, the default of the
+number after the ``k``. :func:`parse_metric`, :func:`result_keys`, :func:`metric_values` and
+:func:`compute_metrics` read the registry, so a new family is one decorated function. The families registered
+here:
 
 ============ =========================================================================================
 ``fid<N>k``  Fréchet distance (:mod:`jaxgan.metrics.fid`) between ``N``\\ k generated and the real images.
@@ -15,23 +20,10 @@ count (for quick checks):
              samples' class probabilities; keys ``is<N>k`` and ``is<N>k_std``.
 ============ =========================================================================================
 
-Real images: ``min(N, available)`` of them (all of MNIST's 10k test digits for ``fid10k``; every one of a
-smaller set), the same fixed subset whenever there are more. Their features are computed once per dataset,
-extractor and count and cached in ``cache_dir`` as ``<dataset-key>-<extractor>-<n>.features.npy`` (for KID and
-precision/recall) and ``...stats.npz`` (:meth:`jaxgan.metrics.fid.FeatureStats.save`: ``mu``, ``sigma``,
-``count``, reusable as FID reference statistics). Generated features are computed once per sample count and
+The features come from a :class:`jaxgan.metrics.features.FeatureExtractor` (the digit classifier, the FID
+Inception-v3 or any function); real features are cached per dataset, extractor and count
+(:class:`jaxgan.metrics.features.RealFeatures`), and generated features are computed once per sample count and
 shared by every metric of that count.
-
-Feature extractors (:class:`FeatureExtractor`: ``images [b, h, w, c] -> (features [b, d], logits [b, k] or
-None)``):
-
-* :func:`digits_extractor`: the project's digit classifier (:mod:`jaxgan.metrics.digits`), 128-d penultimate
-  features and 10 logits; the default for 1-channel 10-class data, computable offline;
-* :func:`inception_extractor`: the FID Inception-v3 (:mod:`jaxgan.metrics.inception`) from a local weights
-  file (by default the reference weights of :mod:`jaxgan.metrics.inception_weights`), 2048-d ``pool3`` and,
-  when the file has the output layer, 1008 logits; grayscale images are repeated to 3 channels;
-* :func:`function_extractor`: any user function ``features(images) -> [n, d]`` (and optionally
-  ``logits(images) -> [n, k]`` for IS).
 
 :func:`compute_metrics` is the entry point; :func:`jaxgan.evaluate.evaluate_workdir` runs it on a trained workdir.
 """
@@ -40,10 +32,8 @@ from __future__ import annotations
 
 import os
 import re
-import sys
-from collections.abc import Callable, Iterable, Sequence
-from pathlib import Path
-from typing import Any, NamedTuple
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import numpy as np
 
@@ -51,23 +41,14 @@ from jaxgan.metrics import fid as fid_lib
 from jaxgan.metrics import inception_score as is_lib
 from jaxgan.metrics import kid as kid_lib
 from jaxgan.metrics import prdc as prdc_lib
+from jaxgan.metrics.features import FeatureExtractor, Images, RealFeatures, extract, sample_batches
 
-METRIC_FAMILIES = ("fid", "kid", "pr", "is")
-NEEDS_REAL = frozenset({"fid", "kid", "pr"})
 DEFAULT_PR_K = 5
 KID_SUBSETS = 100
 KID_MAX_SUBSET_SIZE = 1000
 IS_SPLITS = 10
-REAL_SUBSET_SEED = 0  # the real subset is fixed so that cached real features stay valid across seeds
 
 _NAME = re.compile(r"^(?P<family>[a-z]+)(?P<count>\d+)(?:(?P<k>k)(?P<nearest>\d*))?$")
-VALID_NAMES_HELP = (
-    "valid metrics: fid<N>k, kid<N>k, pr<N>k (pr<N>k<K> for K nearest neighbours, default 5), is<N>k, with N "
-    "thousand generated samples (e.g. fid10k, kid10k, pr10k3, is1k), or a plain sample count (fid500)"
-)
-
-Images = np.ndarray
-ExtractFn = Callable[[Images], tuple[np.ndarray, np.ndarray | None]]
 
 
 class MetricSpec(NamedTuple):
@@ -75,15 +56,128 @@ class MetricSpec(NamedTuple):
 
     Attributes:
       name: the name as written (``"pr10k3"``), the prefix of its result keys.
-      family: ``"fid"``, ``"kid"``, ``"pr"`` or ``"is"``.
+      family: the registered family (``"fid"``, ``"kid"``, ``"pr"``, ``"is"``, ...).
       num_samples: generated samples (``10_000`` for ``10k``).
-      nearest_k: the k of precision/recall's k-NN radii (``None`` for other families).
+      nearest_k: the number after the ``k`` for families that take one (precision/recall's k-NN radii),
+        else ``None``.
     """
 
     name: str
     family: str
     num_samples: int
     nearest_k: int | None = None
+
+
+class MetricInputs(NamedTuple):
+    """What a metric's compute function receives.
+
+    Attributes:
+      fake_features: ``[num_samples, d]`` features of the generated images.
+      fake_logits: ``[num_samples, k]`` class logits of the generated images, or ``None`` (only families
+        registered with ``needs_logits`` are sure to get them).
+      real: the real features and statistics (``None`` for families that do not compare against real images).
+      seed: for random draws inside the metric (KID's subsets).
+    """
+
+    fake_features: np.ndarray
+    fake_logits: np.ndarray | None
+    real: RealFeatures | None
+    seed: int
+
+
+ComputeFn = Callable[[MetricSpec, MetricInputs], dict[str, float]]
+
+
+class MetricFamily(NamedTuple):
+    """A registered metric family (:func:`register_metric`).
+
+    Attributes:
+      name: the prefix of its metric names (``"fid"`` for ``fid10k``).
+      compute: ``compute(spec, inputs) -> {key: value}`` with exactly the keys of :func:`result_keys`.
+      key_suffixes: the result keys after the metric's name (``("", "_std")``: ``kid10k``, ``kid10k_std``).
+      needs_real: whether it compares against real images (then ``inputs.real`` is set).
+      needs_logits: whether it needs class logits (then ``inputs.fake_logits`` is set).
+      default_nearest_k: for a family that takes a number after the ``k`` (``pr10k3``), its default; ``None``
+        for the others.
+    """
+
+    name: str
+    compute: ComputeFn
+    key_suffixes: tuple[str, ...]
+    needs_real: bool
+    needs_logits: bool = False
+    default_nearest_k: int | None = None
+
+
+_FAMILIES: dict[str, MetricFamily] = {}
+
+
+def register_metric(
+    name: str,
+    *,
+    needs_real: bool,
+    keys: Sequence[str] = ("",),
+    needs_logits: bool = False,
+    default_nearest_k: int | None = None,
+) -> Callable[[ComputeFn], ComputeFn]:
+    """A decorator registering ``compute(spec, inputs) -> {key: value}`` as the metric family ``name``.
+
+    Args:
+      name: lowercase letters, the prefix of the family's names (``name<N>k``, ``name<N>``).
+      needs_real: see :class:`MetricFamily`.
+      keys: the result key suffixes (:class:`MetricFamily` ``key_suffixes``).
+      needs_logits: see :class:`MetricFamily`.
+      default_nearest_k: see :class:`MetricFamily`.
+
+    Raises:
+      ValueError: a name that is not lowercase letters, or that is already registered.
+    """
+    if not re.fullmatch(r"[a-z]+", name):
+        raise ValueError(f"a metric family's name is lowercase letters, got {name!r}")
+    if name in _FAMILIES:
+        raise ValueError(f"metric family {name!r} is already registered")
+
+    def register(compute: ComputeFn) -> ComputeFn:
+        _FAMILIES[name] = MetricFamily(name, compute, tuple(keys), needs_real, needs_logits, default_nearest_k)
+        return compute
+
+    return register
+
+
+def unregister_metric(name: str) -> None:
+    """Removes the metric family ``name`` (KeyError when it is not registered)."""
+    del _FAMILIES[name]
+
+
+def metric_families() -> tuple[str, ...]:
+    """The registered families' names, in registration order."""
+    return tuple(_FAMILIES)
+
+
+def metric_family(spec: MetricSpec) -> MetricFamily:
+    """The registered family of a parsed name (ValueError when it has been unregistered since)."""
+    family = _FAMILIES.get(spec.family)
+    if family is None:
+        raise ValueError(f"unknown metric family {spec.family!r}")
+    return family
+
+
+def needs_real(spec: MetricSpec) -> bool:
+    """Whether a metric compares against real images."""
+    return metric_family(spec).needs_real
+
+
+def valid_names_help() -> str:
+    """The list of valid names that the errors of :func:`parse_metric` end with."""
+    names = []
+    for f in _FAMILIES.values():
+        names.append(f"{f.name}<N>k")
+        if f.default_nearest_k is not None:
+            names[-1] += f" ({f.name}<N>k<K> for K nearest neighbours, default {f.default_nearest_k})"
+    return (
+        f"valid metrics: {', '.join(names)}, with N thousand generated samples (e.g. fid10k, kid10k, pr10k3, is1k), "
+        "or a plain sample count (fid500)"
+    )
 
 
 def parse_metric(name: str) -> MetricSpec:
@@ -93,20 +187,23 @@ def parse_metric(name: str) -> MetricSpec:
       ValueError: an unknown family, a malformed name or a zero count; the message lists the valid names.
     """
     m = _NAME.match(name.strip()) if isinstance(name, str) else None
-    if m is None or m["family"] not in METRIC_FAMILIES:
-        raise ValueError(f"unknown metric {name!r}; {VALID_NAMES_HELP}")
-    family, nearest = m["family"], m["nearest"]
+    if m is None or m["family"] not in _FAMILIES:
+        raise ValueError(f"unknown metric {name!r}; {valid_names_help()}")
+    family, nearest = _FAMILIES[m["family"]], m["nearest"]
     count = int(m["count"]) * (1000 if m["k"] else 1)
     if count < 2:
-        raise ValueError(f"metric {name!r} needs at least 2 samples; {VALID_NAMES_HELP}")
-    if nearest and family != "pr":
+        raise ValueError(f"metric {name!r} needs at least 2 samples; {valid_names_help()}")
+    if nearest and family.default_nearest_k is None:
+        takers = ", ".join(f"{f.name}<N>k" for f in _FAMILIES.values() if f.default_nearest_k is not None)
         raise ValueError(
-            f"unknown metric {name!r}: only pr<N>k takes a neighbour count after the k; {VALID_NAMES_HELP}"
+            f"unknown metric {name!r}: only {takers} takes a neighbour count after the k; {valid_names_help()}"
         )
-    nearest_k = (int(nearest) if nearest else DEFAULT_PR_K) if family == "pr" else None
-    if nearest_k is not None and nearest_k < 1:
-        raise ValueError(f"metric {name!r}: the neighbour count must be at least 1; {VALID_NAMES_HELP}")
-    return MetricSpec(name.strip(), family, count, nearest_k)
+    nearest_k = None
+    if family.default_nearest_k is not None:
+        nearest_k = int(nearest) if nearest else family.default_nearest_k
+        if nearest_k < 1:
+            raise ValueError(f"metric {name!r}: the neighbour count must be at least 1; {valid_names_help()}")
+    return MetricSpec(name.strip(), family.name, count, nearest_k)
 
 
 def parse_metrics(names: str | Sequence[str]) -> list[MetricSpec]:
@@ -120,249 +217,50 @@ def parse_metrics(names: str | Sequence[str]) -> list[MetricSpec]:
             seen.add(spec.name)
             specs.append(spec)
     if not specs:
-        raise ValueError(f"no metrics given; {VALID_NAMES_HELP}")
+        raise ValueError(f"no metrics given; {valid_names_help()}")
     return specs
 
 
 def result_keys(spec: MetricSpec) -> list[str]:
     """The keys a metric writes: ``fid10k``; ``kid10k``, ``kid10k_std``; ``pr10k_precision``, ...; ``is10k``,
     ``is10k_std``."""
-    if spec.family == "pr":
-        return [f"{spec.name}_{k}" for k in ("precision", "recall", "density", "coverage")]
-    if spec.family in ("kid", "is"):
-        return [spec.name, f"{spec.name}_std"]
-    return [spec.name]
+    return [spec.name + suffix for suffix in metric_family(spec).key_suffixes]
 
 
-# ---------------------------------------------------------------------------------------- feature extractors
+# ---------------------------------------------------------------------------------------- the families
 
 
-class FeatureExtractor(NamedTuple):
-    """A feature function over image batches.
-
-    Attributes:
-      name: names the extractor in cache files; ``""`` disables caching of real features.
-      fn: ``images [b, h, w, c] in [-1, 1] -> (features [b, d], logits [b, k] or None)``, NumPy out.
-      has_logits: whether ``fn`` returns logits (the Inception Score needs them).
-      batch_size: images per call of ``fn``.
-    """
-
-    name: str
-    fn: ExtractFn
-    has_logits: bool
-    batch_size: int = 500
+@register_metric("fid", needs_real=True)
+def _fid(spec: MetricSpec, inputs: MetricInputs) -> dict[str, float]:
+    fake = fid_lib.FeatureStats.from_features(inputs.fake_features)
+    return {spec.name: fid_lib.fid_from_stats(fake, inputs.real.stats())}
 
 
-def digits_extractor(variables: Any, name: str = "digits", batch_size: int = 500) -> FeatureExtractor:
-    """The project's digit classifier (variables from :func:`jaxgan.metrics.digits.get_classifier`): its
-    penultimate features and its logits."""
-    from jaxgan.metrics import digits
-
-    return FeatureExtractor(name, lambda x: digits.features_and_logits(variables, x, batch_size), True, batch_size)
-
-
-def inception_extractor(
-    weights: str | os.PathLike | None = None, batch_size: int = 50, pipeline: str = "reference"
-) -> FeatureExtractor:
-    """The FID Inception-v3 from a local weights file: ``pool3`` ``[b, 2048]`` and logits ``[b, 1008]`` (``None``
-    for weights without the output layer, such as the reference ``inception-2015-12-05`` FID copy).
-
-    Grayscale images are repeated to 3 channels (as pytorch-fid and torch-fidelity do) and every image goes
-    through the input ``pipeline`` of :func:`jaxgan.metrics.inception.preprocess` (the reference FID's by default).
-
-    Args:
-      weights: an ``.npz``; ``None`` finds the reference weights
-        (:func:`jaxgan.metrics.inception_weights.resolve_weights`: converted on first use, never downloaded).
-
-    Raises:
-      FileNotFoundError: no weights (the message says how to install them).
-      ValueError: from :func:`jaxgan.metrics.inception.load_inception_params`, or an unknown ``pipeline``.
-    """
-    from jaxgan.metrics import inception, inception_weights
-
-    if pipeline not in inception.PIPELINES:
-        raise ValueError(f"unknown Inception input pipeline {pipeline!r}; use one of {inception.PIPELINES}")
-    path = inception_weights.resolve_weights(weights)
-    variables = inception.load_inception_params(path)
-
-    def fn(images: Images) -> tuple[np.ndarray, np.ndarray | None]:
-        images = np.asarray(images, np.float32)
-        if images.shape[-1] == 1:
-            images = np.repeat(images, 3, axis=-1)
-        elif images.shape[-1] != 3:
-            raise ValueError(f"Inception features take 1- or 3-channel images, got shape {images.shape}")
-        return inception.inception_features(variables, images, batch_size=batch_size, pipeline=pipeline)
-
-    name = f"inception-{re.sub(r'[^A-Za-z0-9_.-]+', '_', path.stem)}-{path.stat().st_size}"
-    if pipeline != "reference":
-        name += f"-{pipeline}"
-    return FeatureExtractor(name, fn, inception.has_logits(variables), batch_size)
+@register_metric("kid", needs_real=True, keys=("", "_std"))
+def _kid(spec: MetricSpec, inputs: MetricInputs) -> dict[str, float]:
+    fake, real = inputs.fake_features, inputs.real.features()
+    size = min(KID_MAX_SUBSET_SIZE, len(fake), len(real))
+    res = kid_lib.kernel_inception_distance(fake, real, num_subsets=KID_SUBSETS, subset_size=size, seed=inputs.seed)
+    return {spec.name: res.mean, f"{spec.name}_std": res.std}
 
 
-def function_extractor(
-    features_fn: Callable[[Images], Any],
-    logits_fn: Callable[[Images], Any] | None = None,
-    *,
-    name: str = "",
-    batch_size: int = 500,
-) -> FeatureExtractor:
-    """Any ``features_fn(images [b, h, w, c]) -> [b, d]`` (and ``logits_fn -> [b, k]`` for IS).
-
-    Args:
-      name: a stable name to cache real features under (``""``: no caching, as a function has no identity
-        across processes).
-    """
-
-    def fn(images: Images) -> tuple[np.ndarray, np.ndarray | None]:
-        f = np.asarray(features_fn(images), np.float32)
-        if f.ndim != 2 or f.shape[0] != len(images):
-            raise ValueError(f"features_fn must return [{len(images)}, d], got shape {f.shape}")
-        lg = None if logits_fn is None else np.asarray(logits_fn(images), np.float32)
-        return f, lg
-
-    return FeatureExtractor(name, fn, logits_fn is not None, batch_size)
+@register_metric(
+    "pr", needs_real=True, keys=("_precision", "_recall", "_density", "_coverage"), default_nearest_k=DEFAULT_PR_K
+)
+def _pr(spec: MetricSpec, inputs: MetricInputs) -> dict[str, float]:
+    fake, real = inputs.fake_features, inputs.real
+    vals = prdc_lib.prdc(real.features(), fake, nearest_k=min(spec.nearest_k, len(fake) - 1, real.count - 1))
+    return {f"{spec.name}_{k}": v for k, v in vals.items()}
 
 
-# ------------------------------------------------------------------------------------------------ features
+@register_metric("is", needs_real=False, keys=("", "_std"), needs_logits=True)
+def _is(spec: MetricSpec, inputs: MetricInputs) -> dict[str, float]:
+    logits = inputs.fake_logits
+    res = is_lib.inception_score_from_logits(logits, splits=min(IS_SPLITS, len(logits)))
+    return {spec.name: res.mean, f"{spec.name}_std": res.std}
 
 
-def _progress(total: int, desc: str, enabled: bool):
-    from tqdm import tqdm
-
-    return tqdm(
-        total=total, desc=desc, unit="img", disable=not enabled, file=sys.stderr, dynamic_ncols=True, leave=False
-    )
-
-
-def extract(
-    extractor: FeatureExtractor,
-    batches: Iterable[Images],
-    total: int,
-    *,
-    progress: bool = False,
-    desc: str = "features",
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """Features ``[total, d]`` (and logits ``[total, k]`` or ``None``) of a stream of image batches."""
-    feats, logits = [], []
-    with _progress(total, desc, progress) as bar:
-        for batch in batches:
-            f, lg = extractor.fn(np.asarray(batch))
-            feats.append(np.asarray(f, np.float32))
-            if lg is not None:
-                logits.append(np.asarray(lg, np.float32))
-            bar.update(len(batch))
-    features = np.concatenate(feats) if feats else np.zeros([0, 0], np.float32)
-    if features.shape[0] != total:
-        raise ValueError(f"expected {total} feature rows, got {features.shape[0]}")
-    return features, (np.concatenate(logits) if logits else None)
-
-
-def sample_batches(sample_fn: Callable[[int, int], Images], n: int, batch_size: int) -> Iterable[Images]:
-    """Yields ``sample_fn(start, count)`` for ``start = 0, b, 2b, ...`` until ``n`` images."""
-    for start in range(0, n, batch_size):
-        count = min(batch_size, n - start)
-        images = np.asarray(sample_fn(start, count))
-        if images.shape[0] != count:
-            raise ValueError(f"sample_fn({start}, {count}) returned {images.shape[0]} images")
-        yield images
-
-
-def array_sampler(images: Images) -> Callable[[int, int], Images]:
-    """A ``sample_fn`` over a fixed array of images ``[n, ...]`` (for already generated samples)."""
-    return lambda start, count: images[start : start + count]
-
-
-def real_subset(num_available: int, n: int) -> np.ndarray:
-    """The rows of the real set a metric of ``n`` samples uses: all when ``n >= num_available``, else the first
-    ``n`` of a fixed permutation (sorted)."""
-    if n >= num_available:
-        return np.arange(num_available)
-    return np.sort(np.random.default_rng(REAL_SUBSET_SEED).permutation(num_available)[:n])
-
-
-class RealFeatures:
-    """Real features and FID statistics for one ``(dataset, extractor, count)``, cached in ``cache_dir``."""
-
-    def __init__(
-        self,
-        extractor: FeatureExtractor,
-        real_images: Images,
-        n: int,
-        *,
-        cache_dir: str | os.PathLike | None,
-        dataset_key: str | None,
-        progress: bool,
-    ):
-        self.extractor = extractor
-        self.rows = real_subset(len(real_images), n)
-        self.real_images = real_images
-        self.progress = progress
-        self._features: np.ndarray | None = None
-        self._stats: fid_lib.FeatureStats | None = None
-        self.features_path = self.stats_path = None
-        if cache_dir is not None and dataset_key and extractor.name:
-            stem = Path(cache_dir) / f"{dataset_key}-{extractor.name}-{len(self.rows)}"
-            self.features_path = stem.with_name(stem.name + ".features.npy")
-            self.stats_path = stem.with_name(stem.name + ".stats.npz")
-
-    @property
-    def count(self) -> int:
-        return len(self.rows)
-
-    def features(self) -> np.ndarray:
-        """``[count, d]`` real features (read from the cache, else computed and cached with their statistics)."""
-        if self._features is None:
-            if self.features_path is not None and self.features_path.is_file():
-                try:
-                    f = np.load(self.features_path, allow_pickle=False)
-                    if f.ndim == 2 and f.shape[0] == self.count:
-                        self._features = f
-                except (OSError, ValueError):
-                    pass  # damaged: recompute and overwrite
-            if self._features is None:
-                b = self.extractor.batch_size
-                batches = (self.real_images[self.rows[s : s + b]] for s in range(0, self.count, b))
-                self._features, _ = extract(
-                    self.extractor,
-                    batches,
-                    self.count,
-                    progress=self.progress,
-                    desc=f"real features ({self.extractor.name or 'user'})",
-                )
-                self._write()
-        return self._features
-
-    def stats(self) -> fid_lib.FeatureStats:
-        """The :class:`FeatureStats` of the real features (from the cached ``.stats.npz`` when present)."""
-        if self._stats is None:
-            if self._features is None and self.stats_path is not None and self.stats_path.is_file():
-                try:
-                    stats = fid_lib.FeatureStats.load(self.stats_path)
-                    if stats.count == self.count:
-                        self._stats = stats
-                except (OSError, ValueError):
-                    pass
-            if self._stats is None:
-                self._stats = fid_lib.FeatureStats.from_features(self.features())
-        return self._stats
-
-    def _write(self) -> None:
-        """Writes the features and their statistics, each atomically (temp file + rename)."""
-        if self.features_path is None:
-            return
-        self.features_path.parent.mkdir(parents=True, exist_ok=True)
-        stats = fid_lib.FeatureStats.from_features(self._features)
-        tmp = self.features_path.with_name(f".{self.features_path.name}.{os.getpid()}.tmp")
-        with open(tmp, "wb") as f:  # a file object: np.save would append ".npy" to the temp name
-            np.save(f, self._features)
-        os.replace(tmp, self.features_path)
-        tmp = self.stats_path.with_name(f".{self.stats_path.name}.{os.getpid()}.tmp")
-        stats.save(tmp)
-        os.replace(tmp, self.stats_path)
-        self._stats = stats
-
-
-# ------------------------------------------------------------------------------------------------ metrics
+# ------------------------------------------------------------------------------------------ computing them
 
 
 def metric_values(
@@ -373,24 +271,19 @@ def metric_values(
     *,
     seed: int = 0,
 ) -> dict[str, float]:
-    """One metric's values from generated features/logits and the real features (see :func:`result_keys`)."""
-    if spec.family == "fid":
-        return {spec.name: fid_lib.fid_from_stats(fid_lib.FeatureStats.from_features(fake_features), real.stats())}
-    if spec.family == "kid":
-        r = real.features()
-        size = min(KID_MAX_SUBSET_SIZE, len(fake_features), len(r))
-        res = kid_lib.kernel_inception_distance(fake_features, r, num_subsets=KID_SUBSETS, subset_size=size, seed=seed)
-        return {spec.name: res.mean, f"{spec.name}_std": res.std}
-    if spec.family == "pr":
-        nearest_k = min(spec.nearest_k, len(fake_features) - 1, real.count - 1)
-        vals = prdc_lib.prdc(real.features(), fake_features, nearest_k=nearest_k)
-        return {f"{spec.name}_{k}": v for k, v in vals.items()}
-    if spec.family == "is":
-        if fake_logits is None:
-            raise ValueError(f"{spec.name} needs class logits, and these features have none")
-        res = is_lib.inception_score_from_logits(fake_logits, splits=min(IS_SPLITS, len(fake_logits)))
-        return {spec.name: res.mean, f"{spec.name}_std": res.std}
-    raise ValueError(f"unknown metric family {spec.family!r}")
+    """One metric's values from generated features/logits and the real features (see :func:`result_keys`).
+
+    Raises:
+      ValueError: an unregistered family, a family that needs logits without them, or a compute function that
+        returns other keys than its registered ones.
+    """
+    family = metric_family(spec)
+    if family.needs_logits and fake_logits is None:
+        raise ValueError(f"{spec.name} needs class logits, and these features have none")
+    out = family.compute(spec, MetricInputs(fake_features, fake_logits, real, seed))
+    if sorted(out) != sorted(result_keys(spec)):
+        raise ValueError(f"metric family {family.name!r} returned keys {sorted(out)}, not {result_keys(spec)}")
+    return out
 
 
 def compute_metrics(
@@ -408,13 +301,14 @@ def compute_metrics(
 
     Args:
       metrics: names (``["fid10k", "pr10k"]``) or one comma-separated string.
-      extractor: the features (:func:`digits_extractor`, :func:`inception_extractor`, :func:`function_extractor`).
+      extractor: the features (:func:`jaxgan.metrics.features.digits_extractor`, ``inception_extractor``,
+        ``function_extractor``).
       sample_fn: ``sample_fn(start, count) -> images [count, h, w, c]``: generated images ``start`` to
         ``start + count - 1`` (called with ``count = extractor.batch_size`` but for the last batch); the same
         ``(start, count)`` must give the same images, as metrics of one sample count share them.
-      real_images: ``[n_real, h, w, c]`` in [-1, 1]; may be ``None`` when only ``is`` metrics are asked for.
+      real_images: ``[n_real, h, w, c]`` in [-1, 1]; may be ``None`` when no metric needs real images (``is``).
       cache_dir: where real features are cached (``None``: no caching); needs ``dataset_key`` too.
-      dataset_key: names the real data in cache files (:func:`jaxgan.metrics.digits.dataset_key`).
+      dataset_key: names the real data in cache files (:func:`jaxgan.metrics.classifier_training.dataset_key`).
       seed: KID's subset draws.
       progress: tqdm bars over the feature batches.
 
@@ -425,30 +319,30 @@ def compute_metrics(
       ValueError: an unknown metric name, ``is`` without logits, real metrics without real images.
     """
     specs = parse_metrics(metrics)
-    if any(s.family == "is" for s in specs) and not extractor.has_logits:
-        names = ", ".join(s.name for s in specs if s.family == "is")
+    logit_specs = [s for s in specs if metric_family(s).needs_logits]
+    if logit_specs and not extractor.has_logits:
         raise ValueError(
-            f"{names} needs class logits; the {extractor.name or 'user'} features give none (pass a logits "
-            "function, or use the digits features, or Inception weights with the 1008-way output layer: the "
-            "reference FID copy inception-2015-12-05 has none)"
+            f"{', '.join(s.name for s in logit_specs)} needs class logits; the {extractor.name or 'user'} features "
+            "give none (pass a logits function, or use the digits features, or Inception weights with the "
+            "1008-way output layer: the reference FID copy inception-2015-12-05 has none)"
         )
-    if any(s.family in NEEDS_REAL for s in specs) and (real_images is None or len(real_images) < 2):
-        raise ValueError("fid / kid / pr need at least 2 real images")
+    if any(needs_real(s) for s in specs) and (real_images is None or len(real_images) < 2):
+        real_families = " / ".join(f.name for f in _FAMILIES.values() if f.needs_real)
+        raise ValueError(f"{real_families} need at least 2 real images")
     out: dict[str, float] = {}
     reals: dict[int, RealFeatures] = {}
     for n in sorted({s.num_samples for s in specs}):
         group = [s for s in specs if s.num_samples == n]
-        b = extractor.batch_size
         fake, fake_logits = extract(
             extractor,
-            sample_batches(sample_fn, n, b),
+            sample_batches(sample_fn, n, extractor.batch_size),
             n,
             progress=progress,
             desc=f"generated features ({'/'.join(s.name for s in group)})",
         )
         for spec in group:
             real = None
-            if spec.family in NEEDS_REAL:
+            if needs_real(spec):
                 n_real = min(n, len(real_images))
                 if n_real not in reals:
                     reals[n_real] = RealFeatures(
@@ -460,21 +354,18 @@ def compute_metrics(
 
 
 __all__ = [
-    "FeatureExtractor",
-    "METRIC_FAMILIES",
+    "MetricFamily",
+    "MetricInputs",
     "MetricSpec",
-    "RealFeatures",
-    "VALID_NAMES_HELP",
-    "array_sampler",
     "compute_metrics",
-    "digits_extractor",
-    "extract",
-    "function_extractor",
-    "inception_extractor",
+    "metric_families",
+    "metric_family",
     "metric_values",
+    "needs_real",
     "parse_metric",
     "parse_metrics",
-    "real_subset",
+    "register_metric",
     "result_keys",
-    "sample_batches",
+    "unregister_metric",
+    "valid_names_help",
 ]
