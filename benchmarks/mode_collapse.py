@@ -9,7 +9,7 @@ Table 1 and VEEGAN (Srivastava et al. 2017) Table 1 rows.
     python benchmarks/mode_collapse.py --recipes nonsat,pacgan4 --seeds 5 --data ring
     python benchmarks/mode_collapse.py --recipes best          # our best recipe (quick preset only)
 
-Each run goes through the same library path as ``jaxgan train`` (``jaxgan.loop.train_and_evaluate``) into a
+Each run goes through the same library path as ``jaxgan train`` (``jaxgan.run.loop.train_and_evaluate``) into a
 temporary workdir, and each row says which preset produced it.
 """
 
@@ -27,8 +27,8 @@ import time
 import jax
 import numpy as np
 
-from jaxgan import loop
 from jaxgan.configs._toy import BENCHMARK_RECIPES, PRESETS, RECIPES, toy_config
+from jaxgan.run import loop
 
 # Published rows: (modes, high-quality %, reverse KL), each as (mean, standard error) where given; None where we
 # have not checked the figure against the paper. Only the figures quoted in the project's issue are listed.

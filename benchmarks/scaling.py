@@ -6,7 +6,7 @@
     python benchmarks/scaling.py --platform tpu             # a TPU VM: subsets of its real devices
 
 Each (devices, mode) runs in its own process (the simulated CPU device count is fixed when JAX starts) that
-builds the config's :class:`jaxgan.experiment.Experiment`, compiles a ``--steps-per-call`` scanned call (toy
+builds the config's :class:`jaxgan.run.experiment.Experiment`, compiles a ``--steps-per-call`` scanned call (toy
 data drawn on device, image data fed from the host as the CLI does), runs one warm-up call, then times
 ``--calls`` calls one by one and reports the median (and the best) call. ``"none"`` on 1 device is the
 single-device baseline; "vs none" is the ratio of steps/s.
@@ -39,8 +39,9 @@ def _worker(args) -> dict:
         jax.config.update("jax_num_cpu_devices", args.devices)
     import numpy as np
 
-    from jaxgan import config as config_lib
-    from jaxgan import experiment, parallel
+    from jaxgan import parallel
+    from jaxgan.run import config as config_lib
+    from jaxgan.run import experiment
 
     overrides = [f"parallel={args.mode}", *args.set]
     if args.batch_size is not None:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from jaxgan.adapters import Net
+from jaxgan.models.adapters import Net
 
 Array = jax.Array
 

@@ -1,6 +1,6 @@
 """Latent-space tools: interpolation (linear and spherical), latent arithmetic, and the truncation trick.
 
-All are pure functions on latent arrays ``[..., latent_dim]``; :mod:`jaxgan.sampling` renders them as images.
+All are pure functions on latent arrays ``[..., latent_dim]``; :mod:`jaxgan.run.sampling` renders them as images.
 """
 
 from __future__ import annotations

@@ -13,6 +13,10 @@ Example::
 
     loss = get_loss("hinge")
     d_loss = loss.discriminator(d_real, d_fake, loss_state)
+
+Size: over 400 lines, about 140 of them code; the rest is the formula and paper of every loss family. They are kept
+in one module so that :func:`get_loss` and the shared test suite (``tests/test_losses.py``) see all eight families
+(13 named losses) in one place.
 """
 
 from __future__ import annotations

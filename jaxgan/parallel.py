@@ -8,7 +8,7 @@ Data parallelism here is one rule: every device holds the whole state and runs t
 folded from the sample's index in the *global* batch (:func:`jaxgan.train.sample_keys`), so a step is the same
 function of (seed, step, global batch) on 1 device or on N, up to float32 round-off in the cross-device sums.
 
-Scripts and the training loop (:mod:`jaxgan.runner`) build it with :func:`data_parallel` in one of
+Scripts and the training loop (:mod:`jaxgan.run.runner`) build it with :func:`data_parallel` in one of
 :data:`MODES`, each a small layout class (``put`` / ``get`` / ``shard`` / ``compile``) that
 :class:`DataParallel` holds without branching on the mode:
 
@@ -17,7 +17,7 @@ Scripts and the training loop (:mod:`jaxgan.runner`) build it with :func:`data_p
 * ``"mesh"``: ``jax.jit(jax.shard_map(step, mesh, in_specs=(P(), P(DATA_AXIS)), out_specs=P(),
   check_vma=False), donate_argnums=0)``; state replicated global arrays, batches sharded on their rows.
 
-The mode names are defined in :mod:`jaxgan.config`, which ``jaxgan train`` reads before it imports JAX.
+The mode names are defined in :mod:`jaxgan.parallel_modes`, which ``jaxgan train`` reads before it imports JAX.
 
 Why ``check_vma=False``: with shard_map's default checks the state is device-invariant and the batch varies,
 so ``jax.grad`` of a per-device loss w.r.t. the params already sums the per-device gradients (the transpose of
@@ -36,7 +36,7 @@ own rows; devices are ordered process by process (as ``jax.pmap`` orders them), 
 :meth:`DataParallel.check` refuses processes that disagree before anything compiles; :meth:`DataParallel.get`
 reads this process's first device and never gathers other hosts' shards.
 
-Length: the three modes, the row layout they share and the multi-process checks are one concern, placing a
+Size: the three modes, the row layout they share and the multi-process checks are one concern, placing a
 step on devices, and kept together so that no other module knows devices; hence over 400 lines.
 """
 
@@ -55,11 +55,10 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from jaxgan import train
-from jaxgan.config import PARALLEL_MODES
+from jaxgan.parallel_modes import MODES
 
 PyTree = Any
 DATA_AXIS = train.DATA_AXIS
-MODES = PARALLEL_MODES  # ("none", "pmap", "mesh"): jit on one device, jax.pmap, jit + shard_map over a Mesh
 MakeStep = Callable[..., Callable]  # make_step(replicas=...) -> train_step(state, batch) -> (state, metrics)
 
 # --------------------------------------------------------------------------------------------------------------

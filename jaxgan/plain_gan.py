@@ -21,9 +21,9 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxgan.adapters import Net
 from jaxgan.context import Context
 from jaxgan.losses import GANLoss, get_loss
+from jaxgan.models.adapters import Net
 from jaxgan.penalties import ParamPenalty, Penalty
 from jaxgan.state import GANState
 from jaxgan.system import Player, System, SystemState

@@ -15,7 +15,7 @@ the same for the engine.
 Integer and key inputs (labels, PRNG keys) are never cast.
 
 In a run, ``config.compute_dtype = "bfloat16"`` wraps every network of the plain GAN and of every family, the
-translation families included (:func:`jaxgan.experiment.with_compute_dtype`); the plain GAN's remedies (DiffAugment,
+translation families included (:func:`jaxgan.run.experiment.with_compute_dtype`); the plain GAN's remedies (DiffAugment,
 packing, instance noise) wrap the discriminator from outside and stay float32. A float32 array created inside a
 network promotes what it meets to float32: spectral norm's power iteration runs with the float32 ``u`` vector of the
 model state (its normalised kernel is cast back to the input's dtype, :mod:`jaxgan.models.layers`), and the one-hot
@@ -31,7 +31,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from jaxgan.adapters import Net
+from jaxgan.models.adapters import Net
 
 Array = jax.Array
 PyTree = Any
@@ -54,7 +54,7 @@ def _cast_like(tree: PyTree, reference: PyTree) -> PyTree:
 
 
 def mixed_precision(net: Net, compute_dtype: Any = jnp.bfloat16, output_dtype: Any = jnp.float32) -> Net:
-    """Wraps a :class:`jaxgan.adapters.Net` so that its forward pass runs in ``compute_dtype``.
+    """Wraps a :class:`jaxgan.models.adapters.Net` so that its forward pass runs in ``compute_dtype``.
 
     ``init`` is unchanged (float32 parameters and model state). ``apply(params, model_state, x, labels, *,
     train, rng)`` casts the floating leaves of ``params`` and ``x`` to ``compute_dtype``, runs the network,
@@ -67,7 +67,7 @@ def mixed_precision(net: Net, compute_dtype: Any = jnp.bfloat16, output_dtype: A
       output_dtype: the dtype of the outputs the losses see (float32: losses and their reductions stay float32).
 
     Returns:
-      A :class:`jaxgan.adapters.Net` with the same parameters and model state as ``net``.
+      A :class:`jaxgan.models.adapters.Net` with the same parameters and model state as ``net``.
     """
 
     def apply(params, model_state, x, labels=None, *, train, rng=None):

@@ -19,7 +19,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxgan.adapters import Net
+from jaxgan.models.adapters import Net
 
 Array = jax.Array
 

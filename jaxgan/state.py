@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
-from jaxgan.adapters import Net
+from jaxgan.models.adapters import Net
 
 PyTree = Any
 
@@ -114,7 +114,7 @@ def init_state(
     Args:
       seed: an integer seed or a PRNG key. Parameter initialisation uses keys folded from it with tags that
         training never uses, so the training randomness is the same whatever the initialisation.
-      generator, discriminator: :class:`jaxgan.adapters.Net` s.
+      generator, discriminator: :class:`jaxgan.models.adapters.Net` s.
       g_optimizer, d_optimizer: optax transformations.
       z: an example latent batch ``[batch, ...]`` (values are irrelevant, only the shape).
       x: an example data batch ``[batch, ...]``.
@@ -142,7 +142,7 @@ def init_state(
 
 class SamplingState(NamedTuple):
     """The part of a full state (:class:`GANState`, :class:`jaxgan.system.SystemState`) that
-    :meth:`jaxgan.experiment.Experiment.generate` reads.
+    :meth:`jaxgan.run.experiment.Experiment.generate` reads.
 
     Attributes:
       step: the checkpoint's step.

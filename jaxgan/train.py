@@ -25,9 +25,9 @@ from typing import Any
 import jax
 import optax
 
-from jaxgan.adapters import Net
 from jaxgan.context import Replicas, sample_keys
 from jaxgan.losses import GANLoss
+from jaxgan.models.adapters import Net
 from jaxgan.penalties import ParamPenalty, Penalty
 from jaxgan.plain_gan import gan, normal_latent, to_gan_state, to_system_state, top_k_mean, top_k_schedule
 from jaxgan.state import GANState
@@ -98,8 +98,8 @@ def make_train_step(
     """Returns a pure ``train_step(state, batch) -> (state, metrics)``.
 
     Args:
-      generator, discriminator: :class:`jaxgan.adapters.Net` s (see :mod:`jaxgan.adapters` for Linen, NNX and
-        plain functions).
+      generator, discriminator: :class:`jaxgan.models.adapters.Net` s (see :mod:`jaxgan.models.adapters` for Linen,
+        NNX and plain functions).
       loss: a :class:`jaxgan.losses.GANLoss` or a name for :func:`jaxgan.losses.get_loss`.
       g_optimizer, d_optimizer: optax transformations (different learning rates give TTUR).
       latent_fn: ``latent_fn(key) -> z`` for one sample; or give ``latent_dim`` for standard normal latents.
@@ -110,7 +110,7 @@ def make_train_step(
         ``unroll=True``) rather than as a loop. Use it for convolutional networks: XLA's CPU convolutions run
         many times slower inside a loop body (``sngan32``, n_critic 5: 12.4x faster unrolled in
         ``benchmarks/step_throughput.py --levers``); it costs compile time only. The default keeps the loop
-        (smaller programs; the bits of earlier runs); ``jaxgan.experiment`` unrolls for its image models.
+        (smaller programs; the bits of earlier runs); ``jaxgan.run.experiment`` unrolls for its image models.
       simultaneous: take both gradients at the same point and apply them together (needs ``n_critic == 1``).
       penalties: :class:`jaxgan.penalties.Penalty` s added to the discriminator loss, reported as ``d/<name>``.
       d_constraint: applied to the discriminator params after each update (``penalties.weight_clipping(c)``).

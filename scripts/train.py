@@ -10,4 +10,4 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _bootstrap import ensure_venv  # noqa: E402
 
 python = ensure_venv("dev")
-os.execv(str(python), [str(python), "-m", "jaxgan.cli", "train", *sys.argv[1:]])
+os.execv(str(python), [str(python), "-m", "jaxgan.run.cli", "train", *sys.argv[1:]])

@@ -8,8 +8,9 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from jaxgan import checkpoint, experiment
-from jaxgan.config import Config, to_dict
+from jaxgan import checkpoint
+from jaxgan.run import experiment
+from jaxgan.run.config import Config, to_dict
 
 TINY = dict(g_features=[16], d_features=[16], batch_size=8, pack=1)
 

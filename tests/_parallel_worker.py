@@ -9,7 +9,7 @@ Prints one JSON object on the last line of stdout: per check, the trained parame
 which the 1-device worker computes (``--checks reference``). The device count must be set before JAX
 initialises its backends, which is why these are separate processes.
 
-The model is a built :class:`jaxgan.experiment.Experiment` that crosses devices everywhere it can: a generator
+The model is a built :class:`jaxgan.run.experiment.Experiment` that crosses devices everywhere it can: a generator
 with batch norm (cross-replica statistics in the parallel modes), a WGAN loss with a gradient penalty
 (per-sample keys), ``n_critic = 2`` (row layout across devices), PacGAN pairs (packs within a device), and plain
 SGD with a large step (a gradient N times too large would show; Adam's scale invariance would hide it).
@@ -56,7 +56,7 @@ def main() -> None:
 
 def toy_config(mode, **overrides):
     """The config of every run here (see the module docstring)."""
-    from jaxgan.config import Config
+    from jaxgan.run.config import Config
 
     c = Config(
         data="ring", batch_size=B, latent_dim=2, g_features=[16], d_features=[16], g_batch_norm=True,
@@ -68,7 +68,7 @@ def toy_config(mode, **overrides):
 
 def experiment_for(mode, **overrides):
     """The built Experiment; in the parallel modes its batch norm averages over ``DATA_AXIS``."""
-    from jaxgan import experiment
+    from jaxgan.run import experiment
 
     return experiment.build(toy_config(mode, **overrides))
 
@@ -121,8 +121,8 @@ def runner_run(mode, host_data, **overrides):
     """``STEPS`` steps of the CLI's Runner in one call; ``host_data``: host batches from a Batcher (the image
     path, each process reading its own rows; the global batches are ``global_batches()``) instead of toy data
     drawn on device."""
-    from jaxgan.runner import make_runner
-    from jaxgan.task import ImageTask
+    from jaxgan.run.runner import make_runner
+    from jaxgan.run.task import ImageTask
 
     exp = experiment_for(mode, **overrides)
     if host_data:  # the image task's host batches, over the toy data
@@ -212,7 +212,7 @@ def check_errors(args):
     import numpy as np
 
     from jaxgan import parallel
-    from jaxgan.runner import make_runner
+    from jaxgan.run.runner import make_runner
 
     n = jax.device_count()
     dp = {mode: parallel.data_parallel(experiment_for(mode).make_train_step, mode) for mode in ("mesh", "pmap")}
@@ -232,7 +232,7 @@ def check_multihost(args):
 
 def check_mismatch(args):
     """Processes that disagree (here: process 1 has twice the batch) are refused with the numbers."""
-    from jaxgan.runner import make_runner
+    from jaxgan.run.runner import make_runner
 
     batch = B if args.process_id == 0 else 2 * B
     return _error(lambda: make_runner(experiment_for("mesh", batch_size=batch), "mesh"))

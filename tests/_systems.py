@@ -53,7 +53,7 @@ def _mlp_apply(params, x):
 
 def plain_mlp(sizes):
     """A plain-JAX MLP as a Net (``from_function``)."""
-    from jaxgan import adapters
+    from jaxgan.models import adapters
 
     return adapters.from_function(_mlp_apply, lambda key, x: _mlp_init(key, (x.shape[-1], *sizes)))
 
@@ -74,8 +74,8 @@ def batch(system: str, step: int, seed: int = 0) -> dict:
 
 
 def cycle_system(cycle_weight: float = 10.0, pool_size: int = 12):
-    from jaxgan import adapters, losses, pool
-    from jaxgan.models import mlp
+    from jaxgan import losses, pool
+    from jaxgan.models import adapters, mlp
     from jaxgan.system import Player, System
 
     lsgan = losses.get_loss("least_squares")
@@ -129,7 +129,7 @@ class _Encoder:
     def net():
         from flax import nnx
 
-        from jaxgan import adapters
+        from jaxgan.models import adapters
 
         class Encoder(nnx.Module):
             def __init__(self, rngs):
@@ -144,8 +144,8 @@ class _Encoder:
 
 
 def encoder_system():
-    from jaxgan import adapters, losses
-    from jaxgan.models import mlp
+    from jaxgan import losses
+    from jaxgan.models import adapters, mlp
     from jaxgan.system import Player, System
 
     ns = losses.get_loss("non_saturating")
@@ -226,9 +226,10 @@ def run_parallel(args) -> None:
 
 def run_train(args) -> None:
     """A checkpointed run: resumes from the newest checkpoint in ``args.workdir``, saves every ``args.every``."""
-    from jaxgan import checkpoint, resume
+    from jaxgan import checkpoint
+    from jaxgan.run import resume
+    from jaxgan.run.writers import fingerprint
     from jaxgan.system import make_system_step
-    from jaxgan.writers import fingerprint
 
     system, state = build(args.system)
     config = {"system": args.system, "steps": args.steps}

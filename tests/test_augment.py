@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from jaxgan import augment
-from jaxgan.adapters import from_function, from_linen
-from jaxgan.config import Config, apply_overrides, validate
+from jaxgan.models.adapters import from_function, from_linen
 from jaxgan.models.dcgan import DCGANDiscriminator
+from jaxgan.run.config import Config, apply_overrides, validate
 
 KEY = jax.random.PRNGKey(3)
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from _numpy_init import numpy_init
 
-from jaxgan.adapters import from_linen
+from jaxgan.models.adapters import from_linen
 from jaxgan.models.began import BEGANDiscriminator, BEGANGenerator
 
 _init = numpy_init
@@ -76,8 +76,8 @@ def test_rejects_unsupported_resolution():
 
 
 def test_a_bad_generator_option_is_refused_when_the_experiment_is_built():
-    from jaxgan import experiment
-    from jaxgan.config import Config
+    from jaxgan.run import experiment
+    from jaxgan.run.config import Config
 
     c = Config(data="digits", image_size=28, model="began", loss="began", latent_dim=8,
                model_kwargs={"generator": {"output": "relu"}})

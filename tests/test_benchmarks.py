@@ -1,4 +1,5 @@
-"""benchmarks/step_throughput.py: analytic FLOPs, the PyTorch reference's equivalence, an end-to-end tiny run.
+"""jaxgan/bench (``jaxgan bench``, benchmarks/step_throughput.py): analytic FLOPs, the PyTorch reference's
+equivalence, the command from outside the checkout, an end-to-end tiny run.
 
 No wall-clock time is asserted anywhere: these tests check what the benchmark counts and prints, not how fast.
 """
@@ -14,29 +15,29 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(ROOT, "benchmarks")
-sys.path.insert(0, BENCH)
 
-import step_throughput as st  # noqa: E402
+from jaxgan.bench import flops, runners  # noqa: E402
+from jaxgan.bench import step_throughput as st  # noqa: E402
 
 
 def test_dcgan28_flops_by_hand():
     # Per sample, forward multiply-adds: G = 627,200 (dense) + 6,422,528 + 200,704 (the transposed convs, 4 real
     # taps per output pixel) = 7,250,432; D = 200,704 + 6,422,528 + 6,272 = 6,629,504.
-    g, g_in, d, d_in = st.layer_macs("dcgan28")
+    g, g_in, d, d_in = flops.layer_macs("dcgan28")
     assert g == [627_200, 14 * 14 * 64 * 4 * 128, 28 * 28 * 1 * 4 * 64]
     assert (sum(g), sum(d), g_in, d_in) == (7_250_432, 6_629_504, 627_200, 200_704)
     # step = G: 4 G_F - dense (fwd in D update, fwd + param grads + input grads in G update);
     #        D: 8 D_F - 2 conv1 (fwd + 2 backward on 2B rows, fwd + input grads on B rows)
-    assert st.step_macs("dcgan28", 1) == 4 * 7_250_432 - 627_200 + 8 * 6_629_504 - 2 * 200_704 == 81_009_152
-    assert st.step_flops("dcgan28", 64) == 64 * 2 * 81_009_152
+    assert flops.step_macs("dcgan28", 1) == 4 * 7_250_432 - 627_200 + 8 * 6_629_504 - 2 * 200_704 == 81_009_152
+    assert flops.step_flops("dcgan28", 64) == 64 * 2 * 81_009_152
     # resize_conv is a different model: k x k convolutions at the output resolution, 4x the upsampling MACs
-    g_rc = st.layer_macs("dcgan28", "resize_conv")[0]
+    g_rc = flops.layer_macs("dcgan28", "resize_conv")[0]
     assert g_rc[1:] == [4 * x for x in g[1:]]
 
 
 def test_sngan32_counts_n_critic_discriminator_updates():
-    one = st.step_macs("sngan32", 1)
-    g, g_in, d, d_in = st.layer_macs("sngan32")
+    one = flops.step_macs("sngan32", 1)
+    g, g_in, d, d_in = flops.layer_macs("sngan32")
     gf, df = sum(g), sum(d)
     assert one == 5 * (gf + 2 * df + 2 * (2 * df - d_in)) + (3 * gf + 2 * df - g_in)
 
@@ -60,14 +61,14 @@ def test_bf16_rows_are_jaxgan_rows_in_mixed_precision_paired_with_their_float32_
     import jax
 
     args = argparse.Namespace(steps_per_call=4, lever_upsample="transpose", image_steps_per_call=2, torch_compile=False)
-    f32 = st.entries_for("dcgan28", 4, args, with_torch=False)
-    bf16 = st.entries_for("dcgan28", 4, args, with_torch=False, levers=True, dtype="bfloat16")
+    f32 = runners.entries_for("dcgan28", 4, args, with_torch=False)
+    bf16 = runners.entries_for("dcgan28", 4, args, with_torch=False, levers=True, dtype="bfloat16")
     assert {e.impl for e in bf16} == {"jaxgan bf16"}  # no references, no levers: those are float32 rows
     assert [e.variant for e in bf16] == [e.variant for e in f32 if e.impl == "jaxgan"]
     built = {}
 
     def parts():  # shapes only: the step is traced and lowered, nothing is computed
-        step, state, real, _ = st.jaxgan_parts("dcgan28", 2, dtype="bfloat16")
+        step, state, real, _ = runners.jaxgan_parts("dcgan28", 2, dtype="bfloat16")
         built["step"] = step
         return state, real
 
@@ -95,7 +96,7 @@ def test_an_unknown_dtype_is_refused_before_anything_is_measured(capsys):
 def _jaxgan_params(model):
     import jax
 
-    state = jax.eval_shape(lambda: st.jaxgan_parts(model, 2)[1])  # shapes only: nothing is computed
+    state = jax.eval_shape(lambda: runners.jaxgan_parts(model, 2)[1])  # shapes only: nothing is computed
     return tuple(sum(x.size for x in jax.tree.leaves(t)) for t in (state.g_params, state.d_params))
 
 
@@ -109,7 +110,7 @@ def test_jaxgan_param_counts():
 def torch_ref():
     torch = pytest.importorskip("torch")
     torch.set_num_threads(1)
-    import torch_reference
+    from jaxgan.bench import torch_reference
 
     return torch_reference
 
@@ -118,7 +119,7 @@ def torch_ref():
 def test_torch_reference_matches_jaxgan(torch_ref, model):
     """Same parameter count as jaxgan's networks, and FlopCounterMode counts the analytic FLOPs exactly."""
     assert torch_ref.TorchStep(model, 2).params == _jaxgan_params(model)
-    assert torch_ref.count_flops(model, 2) == st.step_flops(model, 2)
+    assert torch_ref.count_flops(model, 2) == flops.step_flops(model, 2)
 
 
 def test_torch_sngan32_params(torch_ref):
@@ -128,20 +129,42 @@ def test_torch_sngan32_params(torch_ref):
 
 def test_minimal_jax_has_jaxgan_params():
     import jax
-    from minimal_jax import make_minimal_dcgan28
+
+    from jaxgan.bench.minimal_jax import make_minimal_dcgan28
 
     state = jax.eval_shape(lambda: make_minimal_dcgan28(2)[0])
     count = lambda t: sum(x.size for x in jax.tree.leaves(t))
     assert (count(state.g_vars["params"]), count(state.d_vars["params"])) == (759_681, 138_689)
 
 
+JAXGAN = [sys.executable, "-c", "import sys; from jaxgan.run.cli import main; sys.exit(main())"]
+
+
+def test_packaged_with_jaxgan():
+    """The benchmark is a package of jaxgan's, so a wheel carries it and ``jaxgan bench`` runs from one."""
+    import setuptools
+
+    found = setuptools.find_packages(ROOT, include=["jaxgan*"])
+    assert {"jaxgan.bench", "jaxgan.run", "jaxgan.models", "jaxgan.configs"} <= set(found)
+
+
+@pytest.mark.parametrize("how", ["jaxgan bench", "script"])
+def test_help_outside_the_checkout(tmp_path, how):
+    cmd = JAXGAN + ["bench", "--help"] if how == "jaxgan bench" else [
+        sys.executable, os.path.join(BENCH, "step_throughput.py"), "--help"]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert "--model" in p.stdout and "--levers" in p.stdout
+
+
 @pytest.mark.slow
 def test_end_to_end_tiny_run(tmp_path):
+    """Through ``jaxgan bench`` from a folder outside the checkout."""
     out = tmp_path / "bench.jsonl"
-    cmd = [sys.executable, os.path.join(BENCH, "step_throughput.py"), "--model", "dcgan28,mlp2d", "--batch", "4",
+    cmd = [*JAXGAN, "bench", "--model", "dcgan28,mlp2d", "--batch", "4",
            "--steps", "3", "--warmup", "1", "--steps-per-call", "2", "--rounds", "2", "--threads", "1",
            "--ceiling-size", "128", "--impl", "subpixel,scan,loop,torch", "--json", str(out)]  # fmt: skip
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert p.returncode == 0, p.stderr[-2000:]
     assert "load average" in p.stdout and "| model" in p.stdout
     records = [json.loads(line) for line in out.read_text().splitlines()]
@@ -157,7 +180,7 @@ def test_end_to_end_tiny_run(tmp_path):
     for r in rows:
         assert set(st.ROW_KEYS) <= set(r)
         assert r["timed_steps"] >= 3 and r["step_ms_p10"] <= r["step_ms_median"] <= r["step_ms_p90"]
-        assert r["flops_per_step"] == st.step_flops(
+        assert r["flops_per_step"] == flops.step_flops(
             r["model"], 4, r["variant"] if r["variant"] == "resize_conv" else "transpose"
         )
         assert r["images_per_s"] == pytest.approx(4 * 1e3 / r["step_ms_median"], rel=0.01)

@@ -1,4 +1,4 @@
-"""bfloat16 runs from a config (``compute_dtype``, jaxgan/experiment.py with jaxgan/precision.py): the plain GAN
+"""bfloat16 runs from a config (``compute_dtype``, jaxgan/run/experiment.py with jaxgan/precision.py): the plain GAN
 and a family (ACGAN) built in bf16 compute every convolution and matrix product in bf16, their losses match the
 float32 run's within bf16 tolerance, no state leaf changes dtype, and a checkpointed + resumed bf16 run is bitwise
 equal to a straight one."""
@@ -7,9 +7,10 @@ import jax
 import numpy as np
 import pytest
 
-from jaxgan import checkpoint, experiment, resume
-from jaxgan.config import Config, to_dict, validate
-from jaxgan.runner import make_runner
+from jaxgan import checkpoint
+from jaxgan.run import experiment, resume
+from jaxgan.run.config import Config, to_dict, validate
+from jaxgan.run.runner import make_runner
 from jaxgan.system import SystemState
 
 TINY = dict(data="digits", image_size=28, model="dcgan", batch_size=8, latent_dim=6, steps=4,

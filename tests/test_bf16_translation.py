@@ -1,4 +1,4 @@
-"""bfloat16 runs of the translation families (``compute_dtype`` in jaxgan/families/translation_run.py, with
+"""bfloat16 runs of the translation families (``compute_dtype`` in jaxgan/run/translation.py, with
 jaxgan/precision.py): pix2pix, CycleGAN and StarGAN compute every batched convolution and matrix product of the
 step in bf16, their losses match the float32 run's within bf16 tolerance, no state leaf changes dtype (CycleGAN's
 history pools included), and a checkpointed + restored bf16 run is bitwise equal to a straight one."""
@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from test_translation_run import FAMILIES, TINY  # the tiny networks of the float32 translation tests
 
-from jaxgan import checkpoint, experiment
-from jaxgan.config import Config, to_dict
+from jaxgan import checkpoint
+from jaxgan.run import experiment
+from jaxgan.run.config import Config, to_dict
 
 
 def _config(family, dtype):

@@ -1,4 +1,4 @@
-"""BigGAN as a model family of a run (jaxgan/vision.py ``model="biggan"``, jaxgan/configs/biggan_mnist.py) and the
+"""BigGAN as a model family of a run (jaxgan/run/vision.py ``model="biggan"``, jaxgan/configs/biggan_mnist.py) and the
 orthogonal regularization as a generator-side penalty (``g_ortho``; jaxgan/plain_gan.py, jaxgan/train.py): the
 penalty's gradient in the step, its metric, the config fields' errors, the ablation switches reaching the modules,
 and (slow) one BigGAN step from a config."""
@@ -9,14 +9,15 @@ import numpy as np
 import optax
 import pytest
 
-from jaxgan import experiment, train, vision
 from jaxgan import state as state_lib
-from jaxgan.adapters import from_linen
-from jaxgan.config import Config, load_config, validate
+from jaxgan import train
 from jaxgan.data import images
 from jaxgan.models import mlp
+from jaxgan.models.adapters import from_linen
 from jaxgan.penalties import orthogonal_regularization, orthogonal_value
-from jaxgan.runner import make_runner
+from jaxgan.run import experiment, vision
+from jaxgan.run.config import Config, load_config, validate
+from jaxgan.run.runner import make_runner
 
 BIGGAN = dict(data="digits", image_size=32, model="biggan", conditional=True, batch_size=8, latent_dim=8, steps=2,
               loss="hinge", lr_schedule="constant",

@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 from _checkpoints import TINY, changed_state, leaves_equal, make_exp, save_steps, with_step
 
-from jaxgan import checkpoint, resume
-from jaxgan.config import to_dict
+from jaxgan import checkpoint
+from jaxgan.run import resume
+from jaxgan.run.config import to_dict
 
 
 @pytest.fixture(scope="module")
@@ -128,9 +129,10 @@ _FOUR_DEVICES = textwrap.dedent(
     import jax
     import numpy as np
     from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
-    from jaxgan import checkpoint, experiment, resume
-    from jaxgan.config import Config, to_dict
-    from jaxgan.writers import fingerprint
+    from jaxgan import checkpoint
+    from jaxgan.run import experiment, resume
+    from jaxgan.run.config import Config, to_dict
+    from jaxgan.run.writers import fingerprint
 
     directory_in, directory_out = sys.argv[1], sys.argv[2]
     assert jax.device_count() == 4, jax.devices()
@@ -166,7 +168,7 @@ def test_save_under_four_devices_restore_under_one_and_the_reverse(tmp_path, exp
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
-    from jaxgan.writers import fingerprint
+    from jaxgan.run.writers import fingerprint
 
     # 1 -> 4: restored onto 4 devices, split and replicated, the same bits.
     restored = result["restored"]

@@ -5,7 +5,7 @@ import functools
 import jax
 import numpy as np
 
-from jaxgan.adapters import from_linen
+from jaxgan.models.adapters import from_linen
 from jaxgan.models.classifier import DigitClassifier
 
 

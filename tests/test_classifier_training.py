@@ -74,3 +74,17 @@ def test_get_classifier_errors(tmp_path, digits28):
         classifier_training.get_classifier(unlabelled, tmp_path, log=None)
     with pytest.raises(ValueError, match="unknown classifier settings"):
         classifier_training.get_classifier(digits28, tmp_path, log=None, epoch=3)
+
+
+def test_get_classifier_names_what_it_trains_in_its_lines(tmp_path, digits28):
+    """The translation families' domain classifier goes through the same cache; its lines say "domain classifier"."""
+    small = ImageDataset(digits28.images[:200], digits28.labels[:200] % 2, 2, "two-domains")
+    lines = []
+    classifier_training.get_classifier(small, tmp_path, log=lines.append, what="domain classifier",
+                                       **{**TINY, "epochs": 1})
+    assert lines[0].startswith("training the domain classifier on two-domains (200 images, 15 % held out)")
+    assert lines[-1].startswith("domain classifier: held-out accuracy ")
+    assert not any("digit" in line for line in lines)
+    unlabelled = ImageDataset(digits28.images[:10], None, None, "nolabels")
+    with pytest.raises(ValueError, match="^the domain classifier trains on labelled images"):
+        classifier_training.get_classifier(unlabelled, tmp_path, log=None, what="domain classifier")

@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from jaxgan import checkpoint, cli, resume, sampling
-from jaxgan.config import available_configs
+from jaxgan import checkpoint
+from jaxgan.run import cli, resume, sampling
+from jaxgan.run.config import available_configs
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {
@@ -36,7 +37,7 @@ SMALL = ["--steps", str(STEPS)] + [a for o in (
 
 
 def _start(*args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "jaxgan.cli", *args], stdout=subprocess.PIPE,
+    return subprocess.Popen([sys.executable, "-m", "jaxgan.run.cli", *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=ENV, cwd=ROOT)
 
 
@@ -180,7 +181,7 @@ def test_sample_command_writes_a_scatter_png_and_an_npy_from_the_ema_generator(r
 
 
 def test_eval_errors_are_one_line_and_exit_2(tmp_path, capsys):
-    from jaxgan import cli
+    from jaxgan.run import cli
 
     assert cli.main(["eval", "--workdir", str(tmp_path / "missing")]) == 2
     assert "does not exist" in capsys.readouterr().err
@@ -222,9 +223,9 @@ def test_the_console_script_turns_on_the_persistent_compilation_cache(monkeypatc
 
 
 def test_the_command_module_imports_no_jax_so_its_signal_handler_comes_first():
-    # jaxgan/__init__.py loads its names on first use: `python -m jaxgan.cli` installs the SIGTERM handler before
+    # jaxgan/__init__.py loads its names on first use: `python -m jaxgan.run.cli` installs the SIGTERM handler before
     # JAX is imported (seconds on a busy 2-core machine), so a preemption then still exits 0.
-    code = "import sys, jaxgan.cli; print(sorted(m for m in ('jax', 'flax', 'optax', 'orbax') if m in sys.modules))"
+    code = "import sys, jaxgan.run.cli; print(sorted(m for m in ('jax', 'flax', 'optax', 'orbax') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 

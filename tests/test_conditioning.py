@@ -4,9 +4,10 @@ import jax
 import numpy as np
 import pytest
 
-from jaxgan import conditioning, experiment
+from jaxgan import conditioning
 from jaxgan.conditioning import Conditioning
-from jaxgan.config import Config, validate
+from jaxgan.run import experiment
+from jaxgan.run.config import Config, validate
 
 SMALL = {"generator": {"base_features": 4}, "discriminator": {"base_features": 4}}
 
@@ -116,23 +117,24 @@ def test_cluster_run_trains_on_the_clusters_of_its_images(cluster_exp):
 
 
 def test_cluster_run_is_scored_as_an_unconditional_generator(cluster_exp, tmp_path, monkeypatch):
-    from jaxgan import evaluate, vision
-    from jaxgan.metrics import digits
+    from jaxgan.metrics import classifier_training, digits
+    from jaxgan.run import evaluate, sampling, vision
 
     exp = cluster_exp
     state = exp.init_state()
     seen = []
-    real_generate = digits.generate_batched
+    real_generate = sampling.generate_batched
 
     def spy(exp_, state_, n, *, seed=0, labels=None, **kw):
         seen.append(labels)
         return real_generate(exp_, state_, n, seed=seed, labels=labels, **kw)
 
-    monkeypatch.setattr(digits, "generate_batched", spy)
+    monkeypatch.setattr(sampling, "generate_batched", spy)
     monkeypatch.setattr(digits, "score_images", lambda variables, images, requested=None: {
         "num_samples": len(images), "requested": requested})
-    monkeypatch.setattr(digits, "get_classifier", lambda ds, d, **kw: (None, {"accuracy": 1.0, "confident": 1.0}))
-    out = digits.score_generator(exp, state, tmp_path, n=25)
+    monkeypatch.setattr(classifier_training, "get_classifier",
+                        lambda ds, d, **kw: (None, {"accuracy": 1.0, "confident": 1.0}))
+    out = vision.score_generator(exp, state, tmp_path, n=25)
     assert out["num_samples"] == 25 and out["requested"] is None  # no rounding to classes, no conditional accuracy
     np.testing.assert_array_equal(seen[0], exp.conditioning.sample(25, 1234))
     # FID's sampler and the sample grid draw clusters the same way
@@ -144,7 +146,7 @@ def test_cluster_run_is_scored_as_an_unconditional_generator(cluster_exp, tmp_pa
     assert not np.allclose(expected, other, atol=1e-5)  # the labels matter, so the equality above pins them
     np.testing.assert_array_equal(vision.grid_labels(exp, 2, 3, seed=7), exp.conditioning.sample(6, 7))
     assert vision.write_sample_grid(exp, state, tmp_path / "g.png", rows=2, cols=3).is_file()
-    from jaxgan import sampling
+    from jaxgan.run import sampling
 
     assert sampling.write_samples(exp, state, tmp_path / "s.npy", n=5).is_file()  # labels drawn, not missing
     expected = exp.generate(state, jax.random.PRNGKey(0), 5, exp.conditioning.sample(5, 0))

@@ -8,9 +8,9 @@ import math
 import numpy as np
 import pytest
 
-from jaxgan import experiment, loop
-from jaxgan.config import Config, apply_overrides, available_configs, load_config, validate
 from jaxgan.configs import _toy
+from jaxgan.run import experiment, loop
+from jaxgan.run.config import Config, apply_overrides, available_configs, load_config, validate
 
 NAMED = available_configs()
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from _numpy_init import numpy_init
 
-from jaxgan.adapters import from_linen
+from jaxgan.models.adapters import from_linen
 from jaxgan.models.dcgan import DCGANDiscriminator, DCGANGenerator
 
 

@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 RUNTIME = [Requirement(r) for r in PROJECT["dependencies"]]
 DEV = [Requirement(r) for r in PROJECT["optional-dependencies"]["dev"]]
+BENCH = [Requirement(r) for r in PROJECT["optional-dependencies"]["bench"]]
 
 
 def _floor(req: Requirement) -> Version:
@@ -64,9 +65,11 @@ def test_constraint_pins_meet_the_floors():
                 assert version in req.specifier, f"{path.name}: {pin} is outside pyproject's {req}"
 
 
-def _imported_top_level_modules(package: Path) -> set[str]:
+def _imported_top_level_modules(package: Path, skip: tuple[str, ...] = ()) -> set[str]:
     names = set()
     for path in package.rglob("*.py"):
+        if path.relative_to(package).parts[0] in skip:
+            continue
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
             if isinstance(node, ast.Import):
                 names.update(alias.name.split(".")[0] for alias in node.names)
@@ -79,10 +82,19 @@ def test_declared_dependencies_are_the_imported_ones():
     dists = importlib.metadata.packages_distributions()
     declared = {canonicalize_name(r.name) for r in RUNTIME}
     imported = set()
-    for module in _imported_top_level_modules(ROOT / "jaxgan"):
+    for module in _imported_top_level_modules(ROOT / "jaxgan", skip=("bench",)):
         assert module in dists, f"jaxgan imports {module!r}, which no installed distribution provides"
         providers = {canonicalize_name(d) for d in dists[module]}  # several for a namespace package (orbax)
         imported.update(providers & declared or providers)
     unused = declared - imported - {"jaxlib"}  # jaxlib: declared for its floor (jax's own pin allows older)
     assert not unused, f"declared in pyproject.toml but never imported by jaxgan/: {unused}"
     assert not imported - declared, f"imported by jaxgan/ but not declared in pyproject.toml: {imported - declared}"
+
+
+def test_the_benchmark_imports_the_runtime_dependencies_and_the_bench_extra_only():
+    """``jaxgan/bench`` (``jaxgan bench``) may import torch, declared as the ``bench`` extra, and nothing else
+    beyond the runtime dependencies."""
+    allowed = {canonicalize_name(r.name) for r in RUNTIME + BENCH}
+    allowed.add("threadpoolctl")  # the BLAS threads in the env record, inside try/except; scikit-learn brings it
+    for module in _imported_top_level_modules(ROOT / "jaxgan" / "bench"):
+        assert canonicalize_name(module) in allowed, f"jaxgan/bench imports {module!r}, declared nowhere"

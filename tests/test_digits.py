@@ -99,8 +99,9 @@ def test_classifier_learns_sklearn_digits(trained, digits28):
 
 
 def test_score_generator_conditional(tmp_path, monkeypatch, trained):
-    from jaxgan import experiment
-    from jaxgan.config import Config
+    from jaxgan.metrics import classifier_training
+    from jaxgan.run import experiment, vision
+    from jaxgan.run.config import Config
 
     config = Config(
         data="digits",
@@ -114,8 +115,9 @@ def test_score_generator_conditional(tmp_path, monkeypatch, trained):
     exp = experiment.build(config)
     state = numpy_sampling_state(exp)
     calls = []
-    monkeypatch.setattr(digits, "get_classifier", lambda ds, cache_dir, **kw: calls.append(cache_dir) or trained)
-    out = digits.score_generator(exp, state, tmp_path, n=25)
+    monkeypatch.setattr(classifier_training, "get_classifier",
+                        lambda ds, cache_dir, **kw: calls.append(cache_dir) or trained)
+    out = vision.score_generator(exp, state, tmp_path, n=25)
     assert calls == [tmp_path / "classifier"]
     assert out["num_samples"] == 30  # 25 rounded up to an equal count per class
     assert 0.0 <= out["conditional_accuracy"] <= 1.0

@@ -1,13 +1,13 @@
-"""Tests for jaxgan.evaluate: a tiny trained image run evaluated from its workdir into report.json."""
+"""Tests for jaxgan.run.evaluate: a tiny trained image run evaluated from its workdir into report.json."""
 
 import json
 
 import numpy as np
 import pytest
 
-from jaxgan import evaluate
-from jaxgan.config import Config
 from jaxgan.metrics import classifier_training
+from jaxgan.run import evaluate
+from jaxgan.run.config import Config
 
 # A classifier small enough to train in seconds (the real recipe is classifier_training.TRAIN_DEFAULTS).
 TINY_CLASSIFIER = {"epochs": 1, "widths": (4, 8), "hidden": 16, "batch_size": 64}
@@ -16,7 +16,7 @@ TINY_CLASSIFIER = {"epochs": 1, "widths": (4, 8), "hidden": 16, "batch_size": 64
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     """A 20-step DCGAN run on scikit-learn's digits at 28x28, trained by the training loop."""
-    from jaxgan import loop
+    from jaxgan.run import loop
 
     workdir = tmp_path_factory.mktemp("run")
     config = Config(
@@ -141,9 +141,9 @@ def test_errors(run, tmp_path, monkeypatch):
 def test_toy_data_uses_the_coordinates_as_features(tmp_path):
     import jax
 
-    from jaxgan import experiment
     from jaxgan.metrics.fid import fid_from_features
-    from jaxgan.sampling import SamplingState
+    from jaxgan.run import experiment
+    from jaxgan.run.sampling import SamplingState
 
     exp = experiment.build(Config(data="ring", g_features=[16], d_features=[16]))
     shapes = jax.eval_shape(exp.init_state)  # random generator params, no compiled initialisation

@@ -13,11 +13,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxgan import checkpoint, experiment, resume
-from jaxgan.config import Config, load_config, to_dict, validate
+from jaxgan import checkpoint
 from jaxgan.families import acgan, infogan
 from jaxgan.metrics import representation
-from jaxgan.runner import make_runner
+from jaxgan.run import experiment, resume
+from jaxgan.run.config import Config, load_config, to_dict, validate
+from jaxgan.run.runner import make_runner
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -219,11 +220,11 @@ def test_infogan_generates_from_the_code_layout_and_q_has_its_outputs():
 
 
 def test_bigan_encoder_codes_and_reconstructions_have_their_shapes():
-    from jaxgan.families import evaluation
+    from jaxgan.run import family_eval
 
     exp = experiment.build(_config("bigan"))
     state = jax.device_get(jax.jit(exp.init_state)())
-    codes = evaluation.encode(exp, state, exp.dataset.images[:5])
+    codes = family_eval.encode(exp, state, exp.dataset.images[:5])
     assert codes.shape == (5, 6)
     assert exp.generate_from(state, jnp.asarray(codes)).shape == (5, 28, 28, 1)
 
@@ -239,7 +240,7 @@ def test_cli_trains_a_bigan_evaluates_it_and_draws_reconstructions(tmp_path):
     sets = ["data=digits", "image_size=28", "batch_size=16", "latent_dim=8", "eval_samples=100",
             'model_kwargs={"generator": {"base_features": 8}}', 'family_kwargs={"base_features": 8}',
             "checkpoint_every=5", "sample_every=5", "log_every=5"]
-    cmd = [sys.executable, "-m", "jaxgan.cli", "train", "--config", "bigan_mnist", "--steps", "10",
+    cmd = [sys.executable, "-m", "jaxgan.run.cli", "train", "--config", "bigan_mnist", "--steps", "10",
            "--workdir", str(workdir), "--quiet"] + [a for s in sets for a in ("--set", s)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
@@ -250,14 +251,14 @@ def test_cli_trains_a_bigan_evaluates_it_and_draws_reconstructions(tmp_path):
         assert 0.0 <= ev[key] <= 2.0, (key, ev[key])
     assert ev["heldout_in_training"] is False and set(report["skipped_updates"]) == {"d", "ge"}
     out = tmp_path / "recon.png"
-    proc = subprocess.run([sys.executable, "-m", "jaxgan.cli", "sample", "--workdir", str(workdir), "--mode",
+    proc = subprocess.run([sys.executable, "-m", "jaxgan.run.cli", "sample", "--workdir", str(workdir), "--mode",
                            "reconstruct", "--rows", "3", "--cols", "4", "--out", str(out)],
                           capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
     from PIL import Image
 
     assert Image.open(out).size == (4 * 29 + 1, 3 * 29 + 1)  # 3 rows of 2 (digit, reconstruction) pairs
-    proc = subprocess.run([sys.executable, "-m", "jaxgan.cli", "sample", "--workdir", str(workdir), "--mode",
+    proc = subprocess.run([sys.executable, "-m", "jaxgan.run.cli", "sample", "--workdir", str(workdir), "--mode",
                            "codes", "--out", str(tmp_path / "codes.png")],
                           capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert proc.returncode == 2 and "--mode codes draws InfoGAN's codes; this run's family is 'bigan'" in proc.stderr

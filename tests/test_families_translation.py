@@ -21,8 +21,8 @@ import numpy as np
 import optax
 import pytest
 
-from jaxgan import adapters
 from jaxgan.families import cyclegan, pix2pix, stargan
+from jaxgan.models import adapters
 from jaxgan.models import translation as T
 from jaxgan.system import create_system_state, make_system_step
 

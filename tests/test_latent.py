@@ -69,8 +69,8 @@ def test_truncate_towards_mean():
 def test_latent_pictures_of_an_image_run(tmp_path):
     from PIL import Image
 
-    from jaxgan import experiment, sampling
-    from jaxgan.config import Config
+    from jaxgan.run import experiment, sampling
+    from jaxgan.run.config import Config
 
     cfg = Config(data="digits", image_size=28, model="dcgan", batch_size=16, latent_dim=8, conditional=True,
                  model_kwargs={"generator": {"base_features": 8}, "discriminator": {"base_features": 8}})

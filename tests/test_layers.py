@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from _numpy_init import numpy_init
 
-from jaxgan.adapters import from_linen
+from jaxgan.models.adapters import from_linen
 from jaxgan.models.layers import (
     ConditionalBatchNorm,
     SNConv,

@@ -13,19 +13,19 @@ from pathlib import Path
 import pytest
 from test_cli import SMALL, _finish, _start
 
-from jaxgan import lock
+from jaxgan.run import lock
 
 HOST = socket.gethostname()
 HOLDS_UNTIL_STDIN_CLOSES = """
 import sys
-from jaxgan import lock
+from jaxgan.run import lock
 with lock.acquire(sys.argv[1]):
     print("locked", flush=True)
     sys.stdin.read()
 """
 DIES_HOLDING = """
 import os, sys
-from jaxgan import lock
+from jaxgan.run import lock
 lock.acquire(sys.argv[1])
 os._exit(0)  # no release: as if the process had been killed
 """
@@ -154,7 +154,8 @@ def test_two_train_runs_on_one_workdir_are_kept_apart(tmp_path):
 MULTI_HOST = """
 import sys
 from pathlib import Path
-from jaxgan import loop, parallel
+from jaxgan.run import loop
+from jaxgan import parallel
 parallel.initialize_distributed()  # JAXGAN_COORDINATOR, JAXGAN_NUM_PROCESSES, JAXGAN_PROCESS_ID
 try:
     held = loop.lock_workdir(Path(sys.argv[1]), warn=print)

@@ -8,8 +8,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxgan.adapters import from_linen
 from jaxgan.models import mlp
+from jaxgan.models.adapters import from_linen
 
 KEY = jax.random.PRNGKey(0)
 

@@ -10,7 +10,7 @@ import pytest
 
 from jaxgan import losses, train
 from jaxgan import state as state_lib
-from jaxgan.adapters import from_linen
+from jaxgan.models.adapters import from_linen
 from jaxgan.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from jaxgan.precision import cast_floating, mixed_precision
 

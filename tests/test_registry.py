@@ -182,9 +182,9 @@ def toy_family():
 def test_a_registered_family_is_parsed_and_computed_without_other_edits(toy_family, tmp_path):
     import jax
 
-    from jaxgan import evaluate, experiment
-    from jaxgan.config import Config
-    from jaxgan.sampling import SamplingState
+    from jaxgan.run import evaluate, experiment
+    from jaxgan.run.config import Config
+    from jaxgan.run.sampling import SamplingState
 
     assert registry.parse_metric("meangap2k") == registry.MetricSpec("meangap2k", "meangap", 2_000, None)
     assert registry.result_keys(registry.parse_metric("meangap300")) == ["meangap300", "meangap300_real_norm"]

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from jaxgan import remedies
-from jaxgan.adapters import from_function, from_linen
+from jaxgan.models.adapters import from_function, from_linen
 from jaxgan.models.mlp import MLPDiscriminator
 
 KEY = jax.random.PRNGKey(0)

@@ -1,4 +1,4 @@
-"""Tests of jaxgan.resume: which checkpoint is restored (damaged ones skipped with their reasons and set aside, a
+"""Tests of jaxgan.run.resume: which checkpoint is restored (damaged ones skipped with their reasons and set aside, a
 reader beside a live writer), config mismatches and changes, in-process on tiny checkpoints; then resumption as a
 user breaks it (slow): ``jaxgan train`` in subprocesses, killed with SIGKILL and SIGTERM at random moments (during
 start-up, compilation, training and checkpoint writes), restarted with the same command until it finishes; damaged
@@ -24,8 +24,9 @@ import numpy as np
 import pytest
 from _checkpoints import changed_state, largest_file, leaves_equal, make_exp, save_steps, with_step
 
-from jaxgan import checkpoint, experiment, loop, resume
-from jaxgan.config import apply_overrides, load_config, to_dict
+from jaxgan import checkpoint
+from jaxgan.run import experiment, loop, resume
+from jaxgan.run.config import apply_overrides, load_config, to_dict
 
 
 # ------------------------------------------------------------------------------------ the resume logic, in-process
@@ -45,9 +46,9 @@ def test_the_fields_that_may_change_and_that_decide_the_structure_are_declared_o
         "keep_checkpoints", "keep_every", "eval_samples", "metrics", "name",
     })
     assert resume.STRUCTURE_FIELDS == (
-        "data", "image_size", "conditional", "clusters", "latent_dim", "model", "g_features", "d_features",
-        "g_batch_norm", "d_maxout", "model_kwargs", "loss", "loss_kwargs", "pack", "minibatch_std", "optimizer",
-        "ema_decay",
+        "data", "image_size", "channels", "conditional", "clusters", "latent_dim", "model", "g_features",
+        "d_features", "g_batch_norm", "d_maxout", "model_kwargs", "family", "family_kwargs", "loss", "loss_kwargs",
+        "pack", "minibatch_std", "optimizer", "ema_decay",
     )
 
 
@@ -124,8 +125,8 @@ def test_run_control_fields_may_change_and_other_changes_are_reported(exp):
 
 
 def test_fields_added_after_a_checkpoint_count_as_their_defaults_on_resume():
-    from jaxgan.config import Config
-    from jaxgan.resume import config_changes
+    from jaxgan.run.config import Config
+    from jaxgan.run.resume import config_changes
 
     current = to_dict(Config(g_lr=0.5))
     saved = {k: v for k, v in current.items() if k not in ("top_k_gamma", "clusters", "ema_warmup")}
@@ -196,7 +197,7 @@ TIMEOUT = 180
 
 def _cmd(workdir: Path, *extra: str) -> list[str]:
     sets = [a for o in OVERRIDES for a in ("--set", o)]
-    return [sys.executable, "-m", "jaxgan.cli", "train", "--workdir", str(workdir), "--steps", str(STEPS),
+    return [sys.executable, "-m", "jaxgan.run.cli", "train", "--workdir", str(workdir), "--steps", str(STEPS),
             *sets, *extra]
 
 

@@ -1,4 +1,4 @@
-"""Tests for jaxgan.sampling's one jitted sampler: it equals the traceable Experiment.generate, compiles once per
+"""Tests for jaxgan.run.sampling's one jitted sampler: it equals the traceable Experiment.generate, compiles once per
 generator and sample count, and every sampler of the package goes through it."""
 
 import jax
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from _numpy_init import numpy_sampling_state
 
-from jaxgan import experiment, sampling
-from jaxgan.config import Config
+from jaxgan.run import experiment, sampling
+from jaxgan.run.config import Config
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +29,7 @@ def test_sample_equals_generate_and_compiles_once(toy):
 
 
 def test_every_sampler_goes_through_the_jitted_one(toy, monkeypatch):
-    from jaxgan import evaluate, vision
-    from jaxgan.metrics import digits
+    from jaxgan.run import evaluate, vision
 
     calls = []
     real = sampling.sample
@@ -52,5 +51,5 @@ def test_every_sampler_goes_through_the_jitted_one(toy, monkeypatch):
     ))
     image_state = numpy_sampling_state(image_exp)
     vision.generate_images(image_exp, image_state, jax.random.PRNGKey(0), 4)
-    digits.generate_batched(image_exp, image_state, 6, batch_size=4)
+    sampling.generate_batched(image_exp, image_state, 6, batch_size=4)
     assert calls[3:] == [4, 4, 4]

@@ -6,7 +6,7 @@ import jax
 import numpy as np
 from _numpy_init import numpy_init
 
-from jaxgan.adapters import from_linen
+from jaxgan.models.adapters import from_linen
 from jaxgan.models.sngan import SNGANDiscriminator, SNGANGenerator
 
 

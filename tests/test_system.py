@@ -17,10 +17,10 @@ import numpy as np
 import optax
 import pytest
 
-from jaxgan import adapters, losses, penalties, plain_gan, pool, state, train
-from jaxgan.models import mlp
+from jaxgan import losses, penalties, plain_gan, pool, state, train
+from jaxgan.models import adapters, mlp
+from jaxgan.run.writers import fingerprint
 from jaxgan.system import Player, System, init_system_state, make_system_step
-from jaxgan.writers import fingerprint
 
 sys.path.insert(0, str(Path(__file__).parent))
 import _systems  # noqa: E402

@@ -1,4 +1,4 @@
-"""Tasks (jaxgan/task.py): a run's data, real samples, pictures and evaluation, asked for by the loop, the runner,
+"""Tasks (jaxgan/run/task.py): a run's data, real samples, pictures and evaluation, asked for by the loop, the runner,
 sampling and evaluation, which do not branch on the kind of data."""
 
 import ast
@@ -8,10 +8,10 @@ import jax
 import numpy as np
 import pytest
 
-from jaxgan import experiment, sampling
-from jaxgan.config import Config
-from jaxgan.runner import make_runner
-from jaxgan.task import ImageTask, Task, ToyTask
+from jaxgan.run import experiment, sampling
+from jaxgan.run.config import Config
+from jaxgan.run.runner import make_runner
+from jaxgan.run.task import ImageTask, Task, ToyTask
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -78,7 +78,7 @@ def test_a_new_task_plugs_into_the_runner_without_touching_it():
 
 def test_the_loop_runner_sampling_and_evaluation_do_not_ask_what_the_data_is():
     """They reach data only through ``exp.task`` (a structural guarantee: no ``exp.toy`` / ``exp.batcher``)."""
-    for module in ("loop", "runner", "parallel", "sampling", "evaluate"):
+    for module in ("run/loop", "run/runner", "parallel", "run/sampling", "run/evaluate"):
         tree = ast.parse((ROOT / "jaxgan" / f"{module}.py").read_text())
         used = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)
                 and isinstance(n.value, ast.Name) and n.value.id == "exp"}

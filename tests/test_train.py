@@ -6,8 +6,9 @@ import numpy as np
 import optax
 import pytest
 
-from jaxgan import adapters, losses, penalties, train
+from jaxgan import losses, penalties, train
 from jaxgan import state as state_lib
+from jaxgan.models import adapters
 
 LATENT = 2
 

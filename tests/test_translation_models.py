@@ -1,4 +1,5 @@
-"""Translation networks (jaxgan/models/translation.py) through jaxgan.adapters.from_linen: shapes at 28 and 32 px,
+"""Translation networks (jaxgan/models/translation.py) through
+jaxgan.models.adapters.from_linen: shapes at 28 and 32 px,
 the U-Net's dropout noise, the PatchGAN's receptive field measured as a gradient support, StarGAN's two heads,
 and parameter counts equal to the reference implementations' at their sizes."""
 
@@ -10,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxgan import adapters
+from jaxgan.models import adapters
 from jaxgan.models import translation as T
 
 sys.path.insert(0, str(Path(__file__).parent))

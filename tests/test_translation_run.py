@@ -1,4 +1,4 @@
-"""Translation runs (jaxgan/families/translation_run.py, translation_eval.py, TranslationTask in jaxgan/task.py,
+"""Translation runs (jaxgan/run/translation.py, translation_eval.py, TranslationTask in jaxgan/run/task.py,
 UnpairedBatcher in jaxgan/data/translation.py): config errors name the field, CycleGAN's domains are shuffled
 independently, a checkpointed and resumed run of each family is bitwise equal to a straight one (CycleGAN's image
 pools included), the measures against numpy, the sample pictures' sizes, and the CLI end to end."""
@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from jaxgan import checkpoint, experiment, resume, sampling
-from jaxgan.config import Config, load_config, to_dict, validate
+from jaxgan import checkpoint
 from jaxgan.data.translation import UnpairedBatcher, load_translation
-from jaxgan.families import translation_eval
-from jaxgan.runner import make_runner
-from jaxgan.task import TranslationTask
+from jaxgan.run import experiment, resume, sampling, translation_eval
+from jaxgan.run.config import Config, load_config, to_dict, validate
+from jaxgan.run.runner import make_runner
+from jaxgan.run.task import TranslationTask
 
 ROOT = Path(__file__).resolve().parents[1]
 SIDE = 16
@@ -217,7 +217,7 @@ def test_cli_trains_a_cyclegan_evaluates_it_and_draws_translation_rows(tmp_path)
             'model_kwargs={"generator": {"base_features": 4, "n_blocks": 1}, '
             '"discriminator": {"base_features": 4, "n_layers": 1}}',
             "checkpoint_every=3", "sample_every=3", "log_every=3"]
-    cmd = [sys.executable, "-m", "jaxgan.cli", "train", "--config", "cyclegan_thick", "--steps", "6",
+    cmd = [sys.executable, "-m", "jaxgan.run.cli", "train", "--config", "cyclegan_thick", "--steps", "6",
            "--workdir", str(workdir), "--quiet"] + [a for s in sets for a in ("--set", s)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1200, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
@@ -231,7 +231,7 @@ def test_cli_trains_a_cyclegan_evaluates_it_and_draws_translation_rows(tmp_path)
     assert 0 < ev["cycle_l1_a"] < 1 and 0 < ev["l1_ab"] < 1 and ev["num_heldout"] == 270
     assert set(report["skipped_updates"]) == {"g", "d"}
     out = tmp_path / "rows.png"
-    proc = subprocess.run([sys.executable, "-m", "jaxgan.cli", "sample", "--workdir", str(workdir), "--n", "5",
+    proc = subprocess.run([sys.executable, "-m", "jaxgan.run.cli", "sample", "--workdir", str(workdir), "--n", "5",
                            "--out", str(out)], capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
     assert Image.open(out).size == (4 * (SIDE + 1) + 1, 5 * (SIDE + 1) + 1)

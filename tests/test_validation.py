@@ -12,9 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from jaxgan import cli
-from jaxgan.config import MAX_SEED, Config, apply_overrides, load_config, validate
-from jaxgan.writers import WriteError, strict_json, write_file
+from jaxgan.files import WriteError, write_file
+from jaxgan.run import cli
+from jaxgan.run.config import MAX_SEED, Config, apply_overrides, load_config, validate
+from jaxgan.run.writers import strict_json
 
 FEATURES = "must be a non-empty list of positive integers (layer widths)"
 
@@ -82,13 +83,13 @@ def _config_file(tmp_path: Path, name: str, body: str) -> Path:
 
 def test_bad_input_from_the_issue_is_one_line_and_exit_2_and_writes_nothing(tmp_path, capsys):
     syntax = _config_file(tmp_path, "syntax.py", """
-        from jaxgan.config import Config
+        from jaxgan.run.config import Config
 
         def get_config(:
             return Config()
     """)
     raising = _config_file(tmp_path, "raising.py", """
-        from jaxgan.config import Config
+        from jaxgan.run.config import Config
 
 
         def get_config():
@@ -206,7 +207,7 @@ def test_write_file_replaces_whole_files_and_leaves_no_temporary(tmp_path):
 _FSIZE_CHILD = """
 import resource, signal, sys
 from pathlib import Path
-from jaxgan.writers import WriteError, write_file
+from jaxgan.files import WriteError, write_file
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit then fails with EFBIG, as on a full disk
 resource.setrlimit(resource.RLIMIT_FSIZE, (100, 100))
 path = Path(sys.argv[1])

@@ -12,14 +12,14 @@ import sys
 import pytest
 from test_cli import ENV, ROOT, SMALL, _finish, _start
 
-# Sets the limit, then becomes `python -m jaxgan.cli ARGS` (a preexec_fn would run Python in a fork of this
+# Sets the limit, then becomes `python -m jaxgan.run.cli ARGS` (a preexec_fn would run Python in a fork of this
 # multithreaded test process). SIGXFSZ ignored: a write past the limit then fails with EFBIG instead of stopping.
 _LIMITED = """
 import os, resource, signal, sys
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 limit = int(sys.argv[1])
 resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
-os.execv(sys.executable, [sys.executable, "-m", "jaxgan.cli", *sys.argv[2:]])
+os.execv(sys.executable, [sys.executable, "-m", "jaxgan.run.cli", *sys.argv[2:]])
 """
 
 
@@ -69,7 +69,7 @@ def test_a_full_disk_keeps_the_committed_checkpoints_and_says_so(tmp_path):
     disk = tmp_path / "disk"
     disk.mkdir()
     workdir = disk / "w"
-    script = ('mount -t tmpfs -o size=400k tmpfs "$1" && shift && "$PYTHON" -m jaxgan.cli "$@"; '
+    script = ('mount -t tmpfs -o size=400k tmpfs "$1" && shift && "$PYTHON" -m jaxgan.run.cli "$@"; '
               'echo "rc=$?"; ls "$3/checkpoints"')
     proc = _in_own_mounts(script, str(disk), "train", "--workdir", str(workdir), *SMALL, "--steps", "200",
                           "--set", "keep_checkpoints=10", "--quiet")
@@ -83,7 +83,7 @@ def test_a_full_disk_keeps_the_committed_checkpoints_and_says_so(tmp_path):
 
 _UNRAISABLE = """
 import sys
-from jaxgan import cli
+from jaxgan.run import cli
 cli._drop_closed_loop_reports()
 
 
@@ -127,7 +127,7 @@ def test_report_json_is_strict_json(trained):
 
 def _read_only(workdir, *args: str) -> tuple[int, str, str]:
     """``jaxgan ARGS`` where ``workdir`` is a read-only bind mount of itself."""
-    script = 'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && shift && exec "$PYTHON" -m jaxgan.cli "$@"'
+    script = 'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && shift && exec "$PYTHON" -m jaxgan.run.cli "$@"'
     proc = _in_own_mounts(script, str(workdir), *args)
     return proc.returncode, proc.stdout, proc.stderr
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from jaxgan.config import Config
+from jaxgan.run.config import Config
 
 
 def image_config(name: str, **overrides) -> Config:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from jaxgan.config import Config
+from jaxgan.run.config import Config
 
 DATA = ("ring", "grid")
 BENCHMARK_RECIPES = ("minimax", "nonsat", "wgan_gp", "pacgan4")

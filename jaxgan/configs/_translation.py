@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from jaxgan.config import Config
+from jaxgan.run.config import Config
 
 
 def translation_config(name: str, family: str, data: str, **overrides) -> Config:

@@ -11,7 +11,7 @@ half that gradient (its update is the gradient of ``(strength / 2) * ||W^T W ⊙
 Optimisation as BigGAN-PyTorch's CIFAR script (Adam 2e-4 for both networks, beta1 0, beta2 0.999) with the
 paper's two D steps per G step (``n_critic=2``); block widths ``ch=32`` (the reference's CIFAR ``G_ch = D_ch = 64``
 is ``ch=256`` here), shared embedding of 32. The ablations of the issue are overrides of ``model_kwargs`` and
-``g_ortho`` (see :mod:`jaxgan.vision`): ``shared_embedding: false``, ``hierarchical: false``,
+``g_ortho`` (see :mod:`jaxgan.run.vision`): ``shared_embedding: false``, ``hierarchical: false``,
 ``attention_resolution: null`` in G and D, ``g_ortho=null``. ``--set compute_dtype=bfloat16`` runs the
 networks in bfloat16 (for accelerators; slower on a CPU).
 

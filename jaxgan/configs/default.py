@@ -10,9 +10,9 @@ Expected result: see RESULT (ring_best's), measured on the project's 2-core CPU 
 
 import dataclasses
 
-from jaxgan.config import Config
 from jaxgan.configs._toy import toy_config
 from jaxgan.configs.ring_best import RESULT  # noqa: F401  (the same recipe, the same measurement)
+from jaxgan.run.config import Config
 
 
 def get_config() -> Config:

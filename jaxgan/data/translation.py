@@ -43,6 +43,9 @@ source (10,000 MNIST test digits: 8,500 / 1,500) the held-out images are exactly
 trained on, and no training image of any domain is among them. Every held-out image is given in every domain
 (``test_a`` / ``test_b`` of the same ``x``, or ``test_x [k, n_test, ...]``), so evaluation can compare an output
 with the true transform even for unpaired training.
+
+Size: about 400 lines, under 200 of them code: the transforms, the three data specs (paired, unpaired,
+multi-domain) and their parser are one vocabulary, documented where they are defined.
 """
 
 from __future__ import annotations

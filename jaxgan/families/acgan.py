@@ -26,9 +26,9 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxgan.adapters import Net
 from jaxgan.context import Context
 from jaxgan.losses import GANLoss, get_loss
+from jaxgan.models.adapters import Net
 from jaxgan.plain_gan import latents
 from jaxgan.system import Player, System
 

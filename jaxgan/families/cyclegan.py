@@ -44,9 +44,9 @@ import jax.numpy as jnp
 import optax
 
 from jaxgan import pool
-from jaxgan.adapters import Net
 from jaxgan.context import Context
 from jaxgan.families.pix2pix import apply_per_sample, check_weight, l1_loss
+from jaxgan.models.adapters import Net
 from jaxgan.system import Player, System
 
 Array = jax.Array

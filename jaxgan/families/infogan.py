@@ -15,7 +15,7 @@ factored Gaussian with a fixed unit standard deviation (the paper's MNIST settin
 the Q head (it shares D's body), as in the reference code.
 
 :class:`CodeLatent` draws and splits the structured latent; the codes reach the losses by splitting ``z``
-(the layout is fixed), and :mod:`jaxgan.sampling` draws code sweeps from the same layout.
+(the layout is fixed), and :mod:`jaxgan.run.sampling` draws code sweeps from the same layout.
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxgan.adapters import Net
 from jaxgan.context import Context
 from jaxgan.losses import GANLoss, get_loss
+from jaxgan.models.adapters import Net
 from jaxgan.plain_gan import latents
 from jaxgan.system import Player, System
 

@@ -33,8 +33,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxgan.adapters import Net
 from jaxgan.context import Context
+from jaxgan.models.adapters import Net
 from jaxgan.system import Player, System
 
 Array = jax.Array

@@ -33,10 +33,10 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxgan.adapters import Net
 from jaxgan.context import Context
 from jaxgan.families.pix2pix import check_weight, l1_loss
 from jaxgan.losses import wasserstein_discriminator_loss, wasserstein_generator_loss
+from jaxgan.models.adapters import Net
 from jaxgan.penalties import gradient_penalty_value
 from jaxgan.system import Player, System
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ import jax
 import numpy as np
 from flax import traverse_util
 
+from jaxgan.files import write_file
 from jaxgan.models.classifier import DigitClassifier
 
 PyTree = Any
@@ -88,7 +88,14 @@ def predict_proba(variables: PyTree, images: Any) -> np.ndarray:
 def save_variables(variables: PyTree, path: str | os.PathLike) -> None:
     """Writes variables as an npz of flat ``"params/Conv_0/kernel"`` keys, atomically (temp file + rename)."""
     flat = traverse_util.flatten_dict(jax.device_get(variables), sep="/")
-    atomic_write_bytes(Path(path), lambda f: np.savez(f, **{k: np.asarray(v) for k, v in flat.items()}))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_file(path, lambda tmp: _savez(tmp, {k: np.asarray(v) for k, v in flat.items()}))
+
+
+def _savez(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    with open(path, "wb") as f:  # a file object: np.savez would append ".npz" to a name without it
+        np.savez(f, **arrays)
 
 
 def load_variables(path: str | os.PathLike) -> PyTree:
@@ -100,21 +107,8 @@ def load_variables(path: str | os.PathLike) -> PyTree:
     return traverse_util.unflatten_dict(flat, sep="/")
 
 
-def atomic_write_bytes(path: Path, write: Callable[[Any], None]) -> None:
-    """Calls ``write(file)`` on a temporary file beside ``path``, then renames it to ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{os.getpid()}.tmp"
-    try:
-        with open(tmp, "wb") as f:
-            write(f)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 __all__ = [
     "CONFIDENCE_THRESHOLD",
-    "atomic_write_bytes",
     "classifier_module",
     "digit_features",
     "features_and_logits",

@@ -5,7 +5,7 @@ read from the cache or trained by :func:`train_classifier` on the data's own ima
 :mod:`jaxgan.metrics.classifier` runs it and :mod:`jaxgan.metrics.digits` scores generated images with it.
 
 Training recipe (:func:`train_classifier`, defaults in :data:`TRAIN_DEFAULTS`): a seed-fixed split holds out
-15 % of the images (:func:`split_indices`, also the held-out split of :func:`jaxgan.experiment.heldout_split`); a
+15 % of the images (:func:`split_indices`, also the held-out split of :func:`jaxgan.run.experiment.heldout_split`); a
 :class:`DigitClassifier` with widths (16, 32), 128 features and dropout 0.2; 8 epochs of Adam (batch 128, peak
 learning rate 2e-3, one epoch of linear warm-up, then a cosine decay to 0: :func:`lr_schedule`, an optax
 schedule); softmax cross-entropy *without* label smoothing (smoothing caps the confidence that ``confident``
@@ -46,9 +46,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jaxgan.files import write_file
 from jaxgan.metrics.classifier import (
     CONFIDENCE_THRESHOLD,
-    atomic_write_bytes,
     load_variables,
     predict_proba,
     save_variables,
@@ -319,6 +319,7 @@ def get_classifier(
     cache_dir: str | os.PathLike,
     *,
     log: Callable[[str], None] | None = _stderr,
+    what: str = "digit classifier",
     **train_kwargs: Any,
 ) -> tuple[PyTree, dict[str, Any]]:
     """The classifier of ``dataset``: read from ``cache_dir`` when cached, else trained and cached.
@@ -328,6 +329,8 @@ def get_classifier(
         :func:`jaxgan.data.images.load_dataset` spec string (loaded at its native size).
       cache_dir: where ``<dataset-key>.npz`` / ``.json`` live (``WORKDIR/classifier`` for runs).
       log: receives progress lines when training (default: stderr; ``None``: silent).
+      what: what the classifier is called in those lines and in warnings (``"domain classifier"`` for the
+        translation families' classifier of domains).
       **train_kwargs: :func:`train_classifier` settings overriding :data:`TRAIN_DEFAULTS`; a cached classifier
         trained with other settings is retrained.
 
@@ -347,7 +350,7 @@ def get_classifier(
 
         dataset = load_dataset(dataset)
     if dataset.labels is None:
-        raise ValueError(f"the digit classifier trains on labelled images; dataset {dataset.name!r} has no labels")
+        raise ValueError(f"the {what} trains on labelled images; dataset {dataset.name!r} has no labels")
     cache_dir = Path(cache_dir)
     key = dataset_key(dataset)
     npz_path, json_path = cache_dir / f"{key}.npz", cache_dir / f"{key}.json"
@@ -363,11 +366,11 @@ def get_classifier(
             reason = "it was trained with other settings or data"
         except Exception as e:  # noqa: BLE001 - a damaged cache (bad zip, bad JSON, ...) is retrained
             reason = f"it cannot be read ({type(e).__name__}: {e})"
-        warnings.warn(f"retraining the cached digit classifier {npz_path}: {reason}", stacklevel=2)
+        warnings.warn(f"retraining the cached {what} {npz_path}: {reason}", stacklevel=2)
 
     if log is not None:
         log(
-            f"training the digit classifier on {dataset.name} ({len(dataset.labels)} images, "
+            f"training the {what} on {dataset.name} ({len(dataset.labels)} images, "
             f"{round(kw['holdout'] * 100)} % held out); cached in {cache_dir}"
         )
     variables, report = train_classifier(dataset.images, dataset.labels, num_classes=num_classes, log=log, **kw)
@@ -378,10 +381,10 @@ def get_classifier(
         "fingerprint": fingerprint,
     }
     save_variables(variables, npz_path)
-    atomic_write_bytes(json_path, lambda f: f.write((json.dumps(report, indent=2) + "\n").encode()))
+    write_file(json_path, json.dumps(report, indent=2) + "\n")
     if log is not None:
         log(
-            f"digit classifier: held-out accuracy {report['accuracy']:.4f}, confident {report['confident']:.4f} "
+            f"{what}: held-out accuracy {report['accuracy']:.4f}, confident {report['confident']:.4f} "
             f"({report['seconds']:.0f} s)"
         )
     return variables, report

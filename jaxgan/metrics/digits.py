@@ -2,7 +2,7 @@
 
 The classifier (:mod:`jaxgan.metrics.classifier`; trained on the run's own labelled training images on demand
 and cached in the workdir by :func:`jaxgan.metrics.classifier_training.get_classifier`, never downloaded) scores
-generated images (:func:`score_images`, :func:`score_generator`):
+generated images (:func:`score_images`; a run's generator: :func:`jaxgan.run.vision.score_generator`):
 
 - ``confident``: the fraction classified with a max softmax probability above 0.9;
 - ``class_histogram``: the fraction of samples predicted as each class, ``[num_classes]``;
@@ -21,15 +21,11 @@ MNIST-like data (:func:`jaxgan.metrics.features.digits_extractor`).
 from __future__ import annotations
 
 import math
-import os
-from pathlib import Path
 from typing import Any
 
-import jax
 import numpy as np
 
-from jaxgan.metrics.classifier import CONFIDENCE_THRESHOLD, EVAL_BATCH, predict_proba
-from jaxgan.metrics.classifier_training import get_classifier
+from jaxgan.metrics.classifier import CONFIDENCE_THRESHOLD, predict_proba
 
 PyTree = Any
 
@@ -88,35 +84,6 @@ def score_images(variables: PyTree, images: Any, requested_labels: Any = None) -
     return score_probs(predict_proba(variables, images), requested_labels)
 
 
-# ------------------------------------------------------------------------------------------- a generator
-
-
-def generate_batched(
-    exp, state, n: int, *, seed: int = 0, labels: Any = None, batch_size: int = EVAL_BATCH
-) -> np.ndarray:
-    """``n`` samples ``[n, ...]`` of ``exp``'s generator (the sampling params: the EMA when present), generated
-    ``batch_size`` at a time with one compilation; batch ``i`` uses ``fold_in(PRNGKey(seed), i)``.
-
-    Args:
-      labels: ``[n]`` classes for conditional generators (required for them), else ``None``.
-    """
-    from jaxgan import sampling
-
-    b = max(1, min(batch_size, n))
-    key = jax.random.PRNGKey(seed)
-    out = None
-    for i, start in enumerate(range(0, n, b)):
-        lab = None
-        if labels is not None:
-            lab = np.asarray(labels[start : start + b], np.int32)
-            lab = np.concatenate([lab, np.zeros(b - len(lab), np.int32)])
-        batch = sampling.sample(exp, state, jax.random.fold_in(key, i), b, lab)
-        if out is None:
-            out = np.empty((n, *batch.shape[1:]), batch.dtype)
-        out[start : start + b] = batch[: min(b, n - start)]
-    return out
-
-
 def balanced_labels(n: int, num_classes: int) -> np.ndarray:
     """``[m]`` labels ``0, 1, ..., C-1, 0, 1, ...`` with ``m = n`` rounded up to a multiple of ``num_classes``,
     so every class gets the same count."""
@@ -124,38 +91,8 @@ def balanced_labels(n: int, num_classes: int) -> np.ndarray:
     return (np.arange(m) % num_classes).astype(np.int32)
 
 
-def score_generator(exp, state, workdir: str | os.PathLike, n: int, *, seed: int = 1234) -> dict[str, Any]:
-    """Scores ``n`` samples of a run's generator with the run's digit classifier (trained on demand into
-    ``WORKDIR/classifier``).
-
-    Class-conditional generators get an equal number of samples per class (``n`` rounded up to a multiple of
-    the class count) and ``conditional_accuracy``; cluster-conditional ones (``config.clusters``) draw each
-    sample's cluster from the clusters' frequencies and are scored as unconditional generators. The
-    classifier's own held-out real-image figures come along as ``classifier_real_accuracy`` and
-    ``classifier_real_confident``, to read the generated figures against.
-
-    Returns:
-      The :func:`score_images` dict plus ``classifier_real_accuracy`` and ``classifier_real_confident``.
-    """
-    ds = exp.dataset
-    variables, report = get_classifier(ds, Path(workdir) / "classifier")
-    cond = exp.conditioning
-    labels, requested = None, None
-    if cond is not None and cond.kind == "class":
-        labels = requested = balanced_labels(n, cond.num_classes)
-    elif cond is not None:
-        labels = cond.sample(n, seed)
-    images = generate_batched(exp, state, n if labels is None else len(labels), seed=seed, labels=labels)
-    out = score_images(variables, images, requested)
-    out["classifier_real_accuracy"] = report["accuracy"]
-    out["classifier_real_confident"] = report["confident"]
-    return out
-
-
 __all__ = [
     "balanced_labels",
-    "generate_batched",
-    "score_generator",
     "score_images",
     "score_probs",
 ]

@@ -31,6 +31,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from jaxgan.files import write_file
 from jaxgan.metrics import fid as fid_lib
 
 REAL_SUBSET_SEED = 0  # the real subset is fixed so that cached real features stay valid across seeds
@@ -253,19 +254,18 @@ class RealFeatures:
                 self._stats = fid_lib.FeatureStats.from_features(self.features())
         return self._stats
 
+    def _save_features(self, path: Path) -> None:
+        with open(path, "wb") as f:  # a file object: np.save would append ".npy" to a name without it
+            np.save(f, self._features)
+
     def _write(self) -> None:
-        """Writes the features and their statistics, each atomically (temp file + rename)."""
+        """Writes the features and their statistics, each atomically (:func:`jaxgan.files.write_file`)."""
         if self.features_path is None:
             return
         self.features_path.parent.mkdir(parents=True, exist_ok=True)
         stats = fid_lib.FeatureStats.from_features(self._features)
-        tmp = self.features_path.with_name(f".{self.features_path.name}.{os.getpid()}.tmp")
-        with open(tmp, "wb") as f:  # a file object: np.save would append ".npy" to the temp name
-            np.save(f, self._features)
-        os.replace(tmp, self.features_path)
-        tmp = self.stats_path.with_name(f".{self.stats_path.name}.{os.getpid()}.tmp")
-        stats.save(tmp)
-        os.replace(tmp, self.stats_path)
+        write_file(self.features_path, self._save_features)
+        write_file(self.stats_path, stats.save)
         self._stats = stats
 
 

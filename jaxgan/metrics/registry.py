@@ -25,7 +25,7 @@ Inception-v3 or any function); real features are cached per dataset, extractor a
 (:class:`jaxgan.metrics.features.RealFeatures`), and generated features are computed once per sample count and
 shared by every metric of that count.
 
-:func:`compute_metrics` is the entry point; :func:`jaxgan.evaluate.evaluate_workdir` runs it on a trained workdir.
+:func:`compute_metrics` is the entry point; :func:`jaxgan.run.evaluate.evaluate_workdir` runs it on a trained workdir.
 """
 
 from __future__ import annotations

@@ -126,7 +126,7 @@ class BEGANGenerator(nn.Module):
     bn_axis_name: str | None = None
 
     def __post_init__(self):
-        # checked when the module is built (jaxgan.experiment.build), before anything is initialised or compiled
+        # checked when the module is built (jaxgan.run.experiment.build), before anything is initialised or compiled
         if self.output not in ("tanh", "linear"):
             raise ValueError(f"BEGANGenerator output must be 'tanh' or 'linear', got {self.output!r}")
         if self.output == "tanh" and not -1.0 < self.init_mean < 1.0:

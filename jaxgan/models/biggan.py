@@ -18,7 +18,7 @@ Spectral norm (Miyato et al. 2018) is on every dense and convolution of both net
 ``SNConv``; the discriminator's embedding is ``SNEmbed``), as in BigGAN; the generator's shared embedding is not
 normalised (BigGAN-PyTorch: "applying SN to G's embedding seems to randomly cripple G"). The power-iteration
 vectors and the last ``sigma`` of every spectrally normalised layer live in the ``batch_stats`` collection next
-to the batch-norm statistics, so through :func:`jaxgan.adapters.from_linen` they are part of ``model_state``:
+to the batch-norm statistics, so through :func:`jaxgan.models.adapters.from_linen` they are part of ``model_state``:
 refreshed by training calls, read (not written) by eval calls.
 
 Initialisation is orthogonal (BigGAN-PyTorch's ``G_init='ortho'``) for the generator's layers and the

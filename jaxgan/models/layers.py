@@ -26,6 +26,10 @@ Upsampling by two (:class:`Upsample2x`) comes in three flavours:
 Porting a PyTorch ``ConvTranspose2d`` weight ``w`` of shape ``[in, out, k, k]`` to the ``kernel``
 ``[k, k, in, out]`` used here: ``kernel = w.permute(2, 3, 0, 1).flip(0, 1)`` (PyTorch's transposed
 convolution is the gradient of a convolution, i.e. ``transpose_kernel=True`` in lax terms).
+
+Size: over 400 lines, under 150 of them code; most of the rest is the derivation of the exact upsampling forms. The
+upsampling forms, the spectral-norm layers and conditional batch norm are shared by the DCGAN, SNGAN, BigGAN and
+translation models.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@
   (Mirza & Osindero 2014, "Conditional generative adversarial nets").
 * :func:`pacgan_generator` / :func:`pacgan_discriminator`: the networks of the PacGAN 2-D experiments
   (Lin et al. 2018): G has 4 ReLU layers of 400 units with batch norm, D 3 maxout layers of 200 units × 5
-  pieces, packed ``pack`` samples at a time. They return engine-ready :class:`jaxgan.adapters.Net` s.
+  pieces, packed ``pack`` samples at a time. They return engine-ready :class:`jaxgan.models.adapters.Net` s.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxgan import remedies
-from jaxgan.adapters import Net, from_linen
+from jaxgan.models.adapters import Net, from_linen
 
 Array = jax.Array
 

@@ -26,7 +26,7 @@ Figure 2; ``lerp_clip`` in ``G_paper``'s linear structure):
   (``process_reals`` in ``train.py``), so real and generated images go through the same cross-fade.
 
 ``alpha = 1`` is the stabilisation half of a phase. The drift term of the WGAN-GP loss, ``0.001 * E[D(x)^2]``,
-is :func:`jaxgan.penalties.drift_penalty`. Through the engine's :class:`~jaxgan.adapters.Net` a phase's
+is :func:`jaxgan.penalties.drift_penalty`. Through the engine's :class:`~jaxgan.models.adapters.Net` a phase's
 networks are :func:`fade_net` ``(module, alpha)``.
 """
 
@@ -39,7 +39,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxgan.adapters import Net
+from jaxgan.models.adapters import Net
 from jaxgan.models.common import upsample_nearest
 from jaxgan.remedies import MinibatchStdDev
 
@@ -295,7 +295,7 @@ class ProGANDiscriminator(nn.Module):
 
 
 def fade_net(module: ProGANGenerator | ProGANDiscriminator, alpha: Array | float) -> Net:
-    """A :class:`jaxgan.adapters.Net` of one ProGAN phase at fade-in weight ``alpha``.
+    """A :class:`jaxgan.models.adapters.Net` of one ProGAN phase at fade-in weight ``alpha``.
 
     ``module`` fixes the phase (its ``resolution``); ``alpha`` may be a traced scalar computed from the step
     inside a compiled step (build the Net, and the system around it, inside the traced function). The networks

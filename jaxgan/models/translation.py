@@ -17,7 +17,7 @@ instance norm with them; pix2pix batch norm, used with batch size 1 and test-bat
 norm with affine parameters, which is what the U-Net uses by default here: per-image statistics also keep a
 translation independent of the other images of a batch and of the device count.
 
-Calling convention (:func:`jaxgan.adapters.from_linen`): ``module(x, *, train)``, StarGAN's generator
+Calling convention (:func:`jaxgan.models.adapters.from_linen`): ``module(x, *, train)``, StarGAN's generator
 ``module(x, labels, *, train)`` with the target domain as ``labels``. A conditional PatchGAN (pix2pix) sees
 the concatenation ``concat([input, output], -1)`` built by the caller, so give it ``in + out`` channels.
 """

@@ -13,7 +13,7 @@ unwritable workdir, a workdir another ``jaxgan train`` is using, checkpoints of 
 stderr and exit status 2, before anything compiles or is written. A file or checkpoint that cannot be written
 (a full disk, a read-only file system) is one line with the cause and what is intact, and exit status 1.
 
-``jaxgan train`` holds a lock on its workdir (:mod:`jaxgan.lock`); ``jaxgan sample`` and ``jaxgan eval`` read a
+``jaxgan train`` holds a lock on its workdir (:mod:`jaxgan.run.lock`); ``jaxgan sample`` and ``jaxgan eval`` read a
 workdir without it, and ``eval`` prints its values before it writes them.
 
 ``jaxgan train`` on a workdir that holds checkpoints resumes from the newest valid one. SIGTERM / SIGINT are
@@ -45,13 +45,13 @@ def _fail(message: str, status: int = EXIT_USAGE) -> int:
 
 
 def _check_seed(seed: int) -> str | None:
-    from jaxgan.config import MAX_SEED
+    from jaxgan.run.config import MAX_SEED
 
     return None if 0 <= seed <= MAX_SEED else f"--seed must be an integer in [0, {MAX_SEED}], got {seed}"
 
 
 def _train_parser(sub) -> None:
-    from jaxgan.config import PARALLEL_MODES
+    from jaxgan.parallel_modes import MODES as PARALLEL_MODES
 
     p = sub.add_parser("train", help="train a GAN from a config", description="Train a GAN from a config.")
     p.add_argument("--config", default="default", help="a named config (see `jaxgan configs`) or a .py path")
@@ -72,7 +72,7 @@ def _train(args) -> int:
 
 
 def _run_train(args, pending: list[int]) -> int:
-    from jaxgan import config as config_lib
+    from jaxgan.run import config as config_lib
 
     try:
         cfg = config_lib.load_config(args.config)
@@ -85,7 +85,8 @@ def _run_train(args, pending: list[int]) -> int:
         return _fail(str(e))
     workdir = Path(args.workdir or Path("runs") / cfg.name)
 
-    from jaxgan import checkpoint, loop, parallel, writers
+    from jaxgan import checkpoint, files, parallel
+    from jaxgan.run import loop
 
     try:
         parallel.initialize_distributed()  # a no-op unless JAXGAN_COORDINATOR is set
@@ -104,7 +105,7 @@ def _run_train(args, pending: list[int]) -> int:
         report = loop.train_and_evaluate(cfg, workdir, quiet=args.quiet, pending_signals=pending)
     except loop.SetupError as e:
         return _fail(str(e))
-    except (checkpoint.CheckpointWriteError, writers.WriteError) as e:
+    except (checkpoint.CheckpointWriteError, files.WriteError) as e:
         return _fail(str(e), EXIT_FAILURE)
     except KeyboardInterrupt:  # a second Ctrl-C
         print("jaxgan: interrupted; a checkpoint being written was not committed, the run resumes from the last "
@@ -154,7 +155,8 @@ def _sample(args) -> int:
     if not workdir.is_dir():
         return _fail(f"workdir {workdir} does not exist")
 
-    from jaxgan import checkpoint, sampling, writers
+    from jaxgan import checkpoint, files
+    from jaxgan.run import sampling
 
     def warn(msg: str) -> None:
         print(f"[jaxgan] warning: {msg}", file=sys.stderr, flush=True)
@@ -167,21 +169,21 @@ def _sample(args) -> int:
     if args.mode != "samples":
         try:
             groups = sampling.parse_groups(args.groups) if args.mode == "arith" and args.groups else None
-            writers.write_file(out, lambda tmp: sampling.write_latent_picture(
+            files.write_file(out, lambda tmp: sampling.write_latent_picture(
                 exp, state, tmp, args.mode, rows=args.rows, cols=args.cols, seed=args.seed,
                 truncation=args.truncation, method=args.method, groups=groups))
-        except writers.WriteError as e:
+        except files.WriteError as e:
             return _fail(str(e), EXIT_FAILURE)
         except ValueError as e:
             return _fail(str(e))
         print(f"wrote a {args.mode} picture at step {state.step} to {out}")
         return 0
     try:
-        writers.write_file(out, lambda tmp: sampling.write_samples(
+        files.write_file(out, lambda tmp: sampling.write_samples(
             exp, state, tmp, n=args.n, seed=args.seed, title=f"{exp.config.name} step {state.step}"))
     except ImportError as e:
         return _fail(f"PNG samples of image runs need the image models ({e}); write --out FILE.npy instead")
-    except writers.WriteError as e:
+    except files.WriteError as e:
         return _fail(str(e), EXIT_FAILURE)
     which = "EMA generator" if state.ema else "generator"
     print(f"wrote {args.n} samples of the {which} at step {state.step} to {out}")
@@ -189,7 +191,7 @@ def _sample(args) -> int:
 
 
 def _configs(args) -> int:
-    from jaxgan import config as config_lib
+    from jaxgan.run import config as config_lib
 
     for name in config_lib.available_configs():
         import importlib
@@ -221,7 +223,8 @@ def _eval(args) -> int:
         return _fail(f"workdir {workdir} does not exist")
     if message := _check_seed(args.seed):
         return _fail(message)
-    from jaxgan import checkpoint, evaluate, lock, writers
+    from jaxgan import checkpoint, files
+    from jaxgan.run import evaluate, lock
 
     try:
         values, info = evaluate.measure_workdir(workdir, args.metrics, features=args.features,
@@ -238,22 +241,17 @@ def _eval(args) -> int:
         return 0
     try:
         path = evaluate.merge_report(workdir, values, info)
-    except writers.WriteError as e:
+    except files.WriteError as e:
         return _fail(f"{e}; the values are printed above", EXIT_FAILURE)
     print(f"report: {path}")
     return 0
 
 
 def _bench(argv: list[str]) -> int:
-    """Runs benchmarks/step_throughput.py from a source checkout with the given flags."""
-    import runpy
+    """Runs the step-throughput benchmark (:mod:`jaxgan.bench.step_throughput`) with the given flags."""
+    from jaxgan.bench import step_throughput
 
-    script = Path(__file__).resolve().parents[1] / "benchmarks" / "step_throughput.py"
-    if not script.exists():
-        return _fail(f"jaxgan bench runs {script}, which is not there (it ships with the source checkout)")
-    sys.argv = [str(script), *argv]
-    runpy.run_path(str(script), run_name="__main__")
-    return 0
+    return step_throughput.main(argv)
 
 
 def _enable_compilation_cache() -> None:

@@ -37,7 +37,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxgan.families.evaluation import net_params
+from jaxgan.run.family_eval import net_params
 
 BATCH = 250
 PSNR_CAP_DB = 100.0
@@ -112,7 +112,7 @@ def _num_heldout(exp) -> int:
 def write_rows(exp, state, out, *, n: int, seed: int = 0, rows: int = 8) -> Path:
     """A PNG of ``n`` held-out inputs, one per row (:func:`_columns`), in side-by-side blocks of ``rows`` rows
     (blank cells fill the last block): ``rows x (blocks * columns)`` cells of ``h + 1`` pixels."""
-    from jaxgan import plots
+    from jaxgan.run import plots
 
     cols = _columns(exp, state, _pick(exp, n, seed))
     per = len(cols)
@@ -162,7 +162,7 @@ def _domain_classifier(exp, workdir: Path, domains: np.ndarray):
     k, m = domains.shape[:2]
     ds = ImageDataset(domains.reshape((k * m,) + domains.shape[2:]), np.repeat(np.arange(k, dtype=np.int32), m), k,
                       f"{exp.config.data} held-out domains")
-    variables, report = classifier_training.get_classifier(ds, workdir / "classifier")
+    variables, report = classifier_training.get_classifier(ds, workdir / "classifier", what="domain classifier")
     return lambda images: np.argmax(classifier.predict_proba(variables, images), -1), report
 
 

@@ -1,8 +1,8 @@
 """The training loop's runner: a built experiment's steps on the devices its config asks for.
 
-:func:`make_runner` joins a built :class:`jaxgan.experiment.Experiment` (its pure step, its config) and its
+:func:`make_runner` joins a built :class:`jaxgan.run.experiment.Experiment` (its pure step, its config) and its
 task (which knows the data: toy draws on the device, host batches) with a :class:`jaxgan.parallel.DataParallel`
-(which knows the devices), so that the loop (:mod:`jaxgan.loop`) asks neither what the data is nor where it
+(which knows the devices), so that the loop (:mod:`jaxgan.run.loop`) asks neither what the data is nor where it
 runs.
 """
 
@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from jaxgan import parallel
-from jaxgan.config import to_dict
+from jaxgan.run.config import to_dict
 
 
 class Runner(NamedTuple):
@@ -39,7 +39,7 @@ class Runner(NamedTuple):
 
 
 def make_runner(exp, mode: str = "none") -> Runner:
-    """Returns the :class:`Runner` of a built :class:`jaxgan.experiment.Experiment` for ``mode``, one of
+    """Returns the :class:`Runner` of a built :class:`jaxgan.run.experiment.Experiment` for ``mode``, one of
     :data:`jaxgan.parallel.MODES`.
 
     Every check runs here, before anything compiles: the batch must split over the devices (and PacGAN packs

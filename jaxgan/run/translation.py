@@ -1,9 +1,9 @@
 """Translation runs from a config: pix2pix, CycleGAN and StarGAN on :mod:`jaxgan.data.translation` data.
 
-:func:`jaxgan.experiment.build` hands a config whose ``family`` is ``"pix2pix"``, ``"cyclegan"`` or ``"stargan"``
+:func:`jaxgan.run.experiment.build` hands a config whose ``family`` is ``"pix2pix"``, ``"cyclegan"`` or ``"stargan"``
 to :func:`build_translation`, which returns a :class:`TranslationExperiment`: the family's
-:class:`jaxgan.system.System`, its example inputs and a :class:`jaxgan.task.TranslationTask` that owns the data,
-the pictures and the final evaluation (:mod:`jaxgan.families.translation_eval`).
+:class:`jaxgan.system.System`, its example inputs and a :class:`jaxgan.run.task.TranslationTask` that owns the data,
+the pictures and the final evaluation (:mod:`jaxgan.run.translation_eval`).
 
 What the config sets, per family:
 
@@ -37,9 +37,10 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from jaxgan import adapters, losses
-from jaxgan.config import Config
-from jaxgan.experiment import Experiment, _optimizer, check_channels, lr_schedule
+from jaxgan import losses
+from jaxgan.models import adapters
+from jaxgan.run.config import Config
+from jaxgan.run.experiment import Experiment, _optimizer, check_channels, lr_schedule
 from jaxgan.state import SamplingState
 
 SPEC_KIND = {"pix2pix": "paired", "cyclegan": "unpaired", "stargan": "domains"}
@@ -49,7 +50,7 @@ SET_BY_DATA = ("channels", "num_domains", "bn_axis_name", "parent", "name")
 
 
 class TranslationExperiment(Experiment):
-    """An :class:`jaxgan.experiment.Experiment` whose sampling generator is ``GENERATOR_NET[family]`` (CycleGAN's
+    """An :class:`jaxgan.run.experiment.Experiment` whose sampling generator is ``GENERATOR_NET[family]`` (CycleGAN's
     ``g_ab``; the plain families' ``g``)."""
 
     __slots__ = ()
@@ -71,7 +72,7 @@ class TranslationExperiment(Experiment):
 
 def check_translation_config(c: Config) -> None:
     """Raises ValueError naming the first field a translation family does not take (``family_kwargs`` keys are
-    checked by :func:`jaxgan.families.configure.check_config` first)."""
+    checked by :func:`jaxgan.run.families.check_config` first)."""
     from jaxgan.data.translation import parse_spec
 
     fam = c.family
@@ -154,9 +155,9 @@ def _batcher(c: Config, data, rows: int):
 
 def _system(c: Config, data, shape: tuple[int, ...]):
     """``(system, init_inputs)`` of the family for images of ``shape = (h, w, c)``."""
-    from jaxgan.experiment import with_compute_dtype
     from jaxgan.families import cyclegan, pix2pix, stargan
     from jaxgan.parallel import bn_axis_name
+    from jaxgan.run.experiment import with_compute_dtype
 
     fam, kw, ch = c.family, c.family_kwargs, shape[-1]
     g_cls, d_cls = _module_classes(fam)
@@ -207,8 +208,8 @@ def build_translation(c: Config) -> TranslationExperiment:
       ValueError: naming the config field, for data that does not load or fit and for networks that do not fit
         the images (found by tracing the initialisation, nothing compiles).
     """
+    from jaxgan.run.task import TranslationTask
     from jaxgan.system import init_system_state
-    from jaxgan.task import TranslationTask
 
     data, source = load_data(c)
     shape = tuple(source.images.shape[1:])

@@ -1,7 +1,7 @@
 """Evaluate a trained workdir with named metrics (the library behind ``jaxgan eval``).
 
 :func:`evaluate_workdir` rebuilds the experiment from ``WORKDIR/config.json``, restores the newest valid
-checkpoint (:func:`jaxgan.resume.restore_latest`, read-only: nothing in ``checkpoints/``
+checkpoint (:func:`jaxgan.run.resume.restore_latest`, read-only: nothing in ``checkpoints/``
 changes), computes the metrics of :mod:`jaxgan.metrics.registry` on samples of the sampling params (the EMA
 generator when the run kept one) and merges the values into ``WORKDIR/report.json`` (written atomically)::
 
@@ -21,6 +21,9 @@ the run's own data on first use and cached in ``WORKDIR/classifier/``; real feat
 
 During training, :func:`make_eval_hook` gives a function ``(exp, state, workdir) -> {name: value}`` that a
 loop can call at intervals.
+
+Size: over 400 lines, about 240 of them code: the evaluation's pieces (extractor, sampler, real data, hook) and the
+command that runs them on a workdir share the report's format.
 """
 
 from __future__ import annotations
@@ -39,10 +42,11 @@ from typing import Any
 import jax
 import numpy as np
 
-from jaxgan import checkpoint, experiment, resume, sampling
-from jaxgan.config import from_dict, to_dict
+from jaxgan import checkpoint
 from jaxgan.metrics import features as features_lib
 from jaxgan.metrics import registry
+from jaxgan.run import experiment, resume, sampling
+from jaxgan.run.config import from_dict, to_dict
 
 FeaturesArg = str | Callable[[np.ndarray], Any] | features_lib.FeatureExtractor
 FEATURE_NAMES = ("auto", "digits", "inception", "identity")
@@ -89,7 +93,7 @@ def make_extractor(
             f"this run's data {exp.config.data!r} has none"
         )
     from jaxgan.metrics.classifier_training import get_classifier
-    from jaxgan.writers import fingerprint
+    from jaxgan.run.writers import fingerprint
 
     variables, _ = get_classifier(ds, Path(workdir) / CLASSIFIER_DIR, log=log)
     return features_lib.digits_extractor(variables, name=f"digits-{fingerprint(variables)[:8]}")
@@ -264,9 +268,10 @@ def merge_report(workdir: str | Path, values: dict[str, Any], info: dict[str, An
     under ``"non_finite"``).
 
     Raises:
-      jaxgan.writers.WriteError: the file cannot be written; it is left as it was.
+      jaxgan.files.WriteError: the file cannot be written; it is left as it was.
     """
-    from jaxgan.writers import strict_json, to_python, write_file
+    from jaxgan.files import write_file
+    from jaxgan.run.writers import strict_json, to_python
 
     path = Path(workdir) / "report.json"
     report = _read_report(path)

@@ -1,7 +1,7 @@
 """Image runs: from a config to an image dataset and a model family, sample grids, and image evaluation.
 
-:mod:`jaxgan.experiment` calls :func:`load_data` and :func:`build_modules` for any ``config.data`` that is not a
-toy distribution; :mod:`jaxgan.loop` calls :func:`write_sample_grid` and :func:`evaluate`.
+:mod:`jaxgan.run.experiment` calls :func:`load_data` and :func:`build_modules` for any ``config.data`` that is not a
+toy distribution; :mod:`jaxgan.run.loop` calls :func:`write_sample_grid` and :func:`evaluate`.
 
 Model families (``config.model``) and what ``config.model_kwargs["generator"]`` / ``["discriminator"]`` pass on:
 
@@ -18,15 +18,16 @@ Model families (``config.model``) and what ``config.model_kwargs["generator"]`` 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 import jax
 import numpy as np
 
-from jaxgan import plots
-from jaxgan.config import Config
 from jaxgan.data import images
+from jaxgan.run import plots
+from jaxgan.run.config import Config
 
 MODEL_FAMILIES = ("dcgan", "sngan", "began", "biggan")
 
@@ -103,7 +104,7 @@ def generate_images(exp, state, key: jax.Array, n: int, labels: jax.Array | None
     """``n`` images ``[n, h, w, c]`` in [-1, 1] from the sampling params (the EMA when present)."""
     if labels is None and exp.conditioning is not None:
         labels = exp.conditioning.sample(n)
-    from jaxgan import sampling
+    from jaxgan.run import sampling
 
     return sampling.sample(exp, state, key, n, labels)
 
@@ -119,7 +120,7 @@ def evaluate(exp, state, workdir: str | Path) -> dict[str, Any]:
     """The image evaluation that goes into ``report.json["eval"]``.
 
     For digit datasets (10 classes, one channel), the project's digit classifier scores generated samples
-    (:func:`jaxgan.metrics.digits.score_generator`); other datasets get the sample statistics only.
+    (:func:`score_generator`); other datasets get the sample statistics only.
     """
     c = exp.config
     ds = exp.dataset
@@ -131,11 +132,40 @@ def evaluate(exp, state, workdir: str | Path) -> dict[str, Any]:
         "real_std": float(ds.images.std()),
     }
     if ds.num_classes == 10 and ds.images.shape[-1] == 1:
-        from jaxgan.metrics import digits
-
-        out.update(digits.score_generator(exp, state, Path(workdir), n=c.eval_samples))
+        out.update(score_generator(exp, state, Path(workdir), n=c.eval_samples))
     if exp.system is not None:
-        from jaxgan.families import evaluation
+        from jaxgan.run import family_eval
 
-        out.update(evaluation.evaluate(exp, state, workdir))
+        out.update(family_eval.evaluate(exp, state, workdir))
+    return out
+
+
+def score_generator(exp, state, workdir: str | os.PathLike, n: int, *, seed: int = 1234) -> dict[str, Any]:
+    """Scores ``n`` samples of a run's generator with the run's digit classifier (trained on demand into
+    ``WORKDIR/classifier``).
+
+    Class-conditional generators get an equal number of samples per class (``n`` rounded up to a multiple of
+    the class count) and ``conditional_accuracy``; cluster-conditional ones (``config.clusters``) draw each
+    sample's cluster from the clusters' frequencies and are scored as unconditional generators. The
+    classifier's own held-out real-image figures come along as ``classifier_real_accuracy`` and
+    ``classifier_real_confident``, to read the generated figures against.
+
+    Returns:
+      The :func:`score_images` dict plus ``classifier_real_accuracy`` and ``classifier_real_confident``.
+    """
+    ds = exp.dataset
+    from jaxgan.metrics import classifier_training, digits
+    from jaxgan.run import sampling
+
+    variables, report = classifier_training.get_classifier(ds, Path(workdir) / "classifier")
+    cond = exp.conditioning
+    labels, requested = None, None
+    if cond is not None and cond.kind == "class":
+        labels = requested = digits.balanced_labels(n, cond.num_classes)
+    elif cond is not None:
+        labels = cond.sample(n, seed)
+    images = sampling.generate_batched(exp, state, n if labels is None else len(labels), seed=seed, labels=labels)
+    out = digits.score_images(variables, images, requested)
+    out["classifier_real_accuracy"] = report["accuracy"]
+    out["classifier_real_confident"] = report["confident"]
     return out

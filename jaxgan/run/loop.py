@@ -3,20 +3,20 @@
 Sections, in order:
 
 1. :func:`prepare`, the checks that write nothing: build the experiment and its runner; take the workdir lock
-   (:mod:`jaxgan.lock`; process 0 of a multi-host run), which refuses a workdir another run is using; read the
+   (:mod:`jaxgan.run.lock`; process 0 of a multi-host run), which refuses a workdir another run is using; read the
    checkpoints (newest valid one first, see :mod:`jaxgan.checkpoint`) and refuse a workdir whose checkpoints
    have another state structure; then prove the workdir and the checkpoint directory writable. Every problem
    found here is a :class:`SetupError` with a one-line message, raised before anything compiles or is written
    (the lock file, if taken, is removed again). Choosing the checkpoint and comparing configs is
-   :mod:`jaxgan.resume`.
+   :mod:`jaxgan.run.resume`.
 2. The first writes: set aside checkpoints that failed to restore, ``config.json``, ``metrics.jsonl`` cut back
    to the restored step.
 3. The loop of ``steps_per_call``-step chunks with logging, samples and checkpoints (asynchronous saves).
 4. The final evaluation and ``report.json`` (strict JSON: a non-finite number is ``null``, listed under
    ``"non_finite"``).
 
-Every file is written through :func:`jaxgan.writers.write_file`: a write that fails (full disk, read-only file
-system) raises :class:`jaxgan.writers.WriteError` naming the file, the cause and the committed checkpoints,
+Every file is written through :func:`jaxgan.files.write_file`: a write that fails (full disk, read-only file
+system) raises :class:`jaxgan.files.WriteError` naming the file, the cause and the committed checkpoints,
 which stay intact. The lock is released however the run ends.
 
 Signals. SIGTERM and SIGINT are caught from the start (the CLI catches them from its first line and hands them
@@ -39,17 +39,17 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 
-from jaxgan import checkpoint, experiment, lock, plots, preemption, resume, sampling
-from jaxgan.config import Config, to_dict
-from jaxgan.runner import Runner, make_runner
-from jaxgan.writers import (
+from jaxgan import checkpoint, preemption
+from jaxgan.files import WriteError, write_file
+from jaxgan.run import experiment, lock, plots, resume, sampling
+from jaxgan.run.config import Config, to_dict
+from jaxgan.run.runner import Runner, make_runner
+from jaxgan.run.writers import (
     MetricsWriter,
     Progress,
-    WriteError,
     read_metrics,
     strict_json,
     to_python,
-    write_file,
 )
 
 
@@ -260,7 +260,7 @@ def _train(run: Prepared, stop: preemption.StopRequest, t0: float, *, quiet: boo
         # metrics the config asks for (fid10k, ...), computed at each checkpoint and at the end
         eval_hook = None
         if c.metrics and primary:
-            from jaxgan import evaluate
+            from jaxgan.run import evaluate
 
             eval_hook = evaluate.make_eval_hook(c.metrics, progress=False)
 

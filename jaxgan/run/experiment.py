@@ -1,4 +1,4 @@
-"""From a :class:`jaxgan.config.Config` to the pieces of a run: data, networks, loss, optimizers, train step.
+"""From a :class:`jaxgan.run.config.Config` to the pieces of a run: data, networks, loss, optimizers, train step.
 
 Everything here is checked and built on the host before anything compiles, so a bad config fails in
 milliseconds with a message that names the field.
@@ -14,13 +14,13 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxgan import adapters, augment, conditioning, losses, penalties, remedies, train
-from jaxgan.config import Config, validate
+from jaxgan import augment, conditioning, losses, penalties, remedies, train
 from jaxgan.data import toy
-from jaxgan.models import mlp
+from jaxgan.models import adapters, mlp
 from jaxgan.parallel import bn_axis_name
+from jaxgan.run.config import Config, validate
+from jaxgan.run.task import ImageTask, ToyTask
 from jaxgan.state import SamplingState
-from jaxgan.task import ImageTask, ToyTask
 
 PENALTIES: dict[str, Callable[[float], penalties.Penalty]] = {
     "gp": lambda w: penalties.gradient_penalty(weight=w),
@@ -36,7 +36,7 @@ class Experiment(NamedTuple):
 
     Attributes:
       config: the validated config.
-      generator, discriminator: :class:`jaxgan.adapters.Net` s.
+      generator, discriminator: :class:`jaxgan.models.adapters.Net` s.
       loss: the :class:`jaxgan.losses.GANLoss`.
       g_optimizer, d_optimizer: optax transformations.
       step_kwargs: keyword arguments for :func:`jaxgan.train.make_train_step` besides ``replicas``.
@@ -48,7 +48,7 @@ class Experiment(NamedTuple):
       batcher: the :class:`jaxgan.data.pipeline.Batcher` of image data (this process's rows), else ``None``.
       conditioning: the :class:`jaxgan.conditioning.Conditioning` (class labels or clusters) of conditional image
         runs, else ``None``.
-      task: the :class:`jaxgan.task.Task` that owns the data, the pictures and the evaluation (the loop, the
+      task: the :class:`jaxgan.run.task.Task` that owns the data, the pictures and the evaluation (the loop, the
         runner, sampling and evaluation ask it, never the fields above).
     """
 
@@ -108,7 +108,7 @@ class Experiment(NamedTuple):
 
     def generate(self, state, key: jax.Array, n: int, labels: jax.Array | None = None) -> jax.Array:
         """``n`` samples from the sampling params (EMA when present), in inference mode; ``state`` is a full
-        state or a :class:`jaxgan.state.SamplingState`. Traceable; :func:`jaxgan.sampling.sample` is its jitted
+        state or a :class:`jaxgan.state.SamplingState`. Traceable; :func:`jaxgan.run.sampling.sample` is its jitted
         form."""
         s = self.sampling_state(state)
         return generator_outputs(self.generator, self.latent_fn, s.sampling_params, s.g_model_state, key, n, labels)
@@ -151,8 +151,8 @@ class Experiment(NamedTuple):
         return SamplingState(step, got["ema_params" if ema else "g_params"], got["g_model_state"], ema)
 
     def fingerprint(self, state) -> str:
-        """SHA-256 of every network's parameters (:func:`jaxgan.writers.fingerprint`)."""
-        from jaxgan.writers import fingerprint
+        """SHA-256 of every network's parameters (:func:`jaxgan.run.writers.fingerprint`)."""
+        from jaxgan.run.writers import fingerprint
 
         if self.system is not None:
             return fingerprint(*(state.params[n] for n in self.system.nets))
@@ -177,7 +177,7 @@ def generator_outputs(
 ) -> jax.Array:
     """The generator's outputs in inference mode for latents ``z [n, ...]``, or, when ``z`` is ``None``, for ``n``
     latents ``latent_fn(k)`` of the keys ``k`` of ``jax.random.split(key, n)``; ``key`` is also the generator's
-    ``rng``. The one definition of sampling (:meth:`Experiment.generate`, :func:`jaxgan.sampling.sample`)."""
+    ``rng``. The one definition of sampling (:meth:`Experiment.generate`, :func:`jaxgan.run.sampling.sample`)."""
     if z is None:
         z = jax.vmap(latent_fn)(jax.random.split(key, n))
     out, _ = generator.apply(params, model_state, z, labels, train=False, rng=key)
@@ -253,7 +253,7 @@ def build(config: Config) -> Experiment:
     """Validates ``config`` and builds its :class:`Experiment`; raises ValueError naming the bad field."""
     c = validate(config)
     if c.family in ("pix2pix", "cyclegan", "stargan"):  # image-to-image translation: its own data and task
-        from jaxgan.families.translation_run import build_translation
+        from jaxgan.run.translation import build_translation
 
         return build_translation(c)
     if c.metrics:
@@ -279,7 +279,7 @@ def build(config: Config) -> Experiment:
             raise ValueError("toy data has no labels: set conditional=false")
         g_mod, d_mod = _toy_nets(c, toy_dist.dim)
     else:
-        from jaxgan import vision
+        from jaxgan.run import vision
 
         dataset = vision.load_data(c)
         check_channels(c, dataset.images.shape)
@@ -299,9 +299,9 @@ def build(config: Config) -> Experiment:
         )
 
     if c.family != "gan":
-        from jaxgan.families import configure
+        from jaxgan.run import families
 
-        parts = configure.build(c, g_mod, d_mod, g_opt, d_opt, data_shape, None if cond is None else cond.num_classes)
+        parts = families.build(c, g_mod, d_mod, g_opt, d_opt, data_shape, None if cond is None else cond.num_classes)
         nets = {name: with_compute_dtype(c, net) for name, net in parts.system.nets.items()}
         parts = parts._replace(system=parts.system._replace(nets=nets))
         return Experiment(

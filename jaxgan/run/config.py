@@ -25,11 +25,11 @@ from pathlib import Path
 from typing import Any
 
 import jaxgan.configs
+from jaxgan.parallel_modes import MODES as PARALLEL_MODES  # imports no JAX: configs are checked before it loads
 
 # jax.random.PRNGKey keeps the low 32 bits of a seed (without jax_enable_x64): 2**32 would give seed 0's key.
 MAX_SEED = 2**32 - 1
 LR_SCHEDULES = ("constant", "cosine", "linear")
-PARALLEL_MODES = ("none", "pmap", "mesh")  # jaxgan.parallel.MODES, defined here: the CLI reads it before JAX
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,7 +105,7 @@ FEATURES = Rule("a non-empty list of positive integers (layer widths)", _feature
 STRINGS = Rule("a list of strings", lambda v: isinstance(v, (list, tuple)) and all(isinstance(x, str) for x in v))
 
 
-# What a field is to a resumed run (metadata "resume", read by jaxgan.resume); unmarked fields change how the state
+# What a field is to a resumed run (metadata "resume", read by jaxgan.run.resume); unmarked fields change how the state
 # evolves: they may change on resume, with a warning that the run then differs from an uninterrupted one.
 RUN_CONTROL = "run_control"  # steers the run only (its length, intervals, retention, devices): may change freely
 STRUCTURE = "structure"  # decides the state's structure or shapes: a checkpoint of another value does not restore
@@ -133,7 +133,7 @@ class Config:
     data: str = _field("ring", NAME, STRUCTURE)
     image_size: int | None = _field(None, integer(nullable=True), STRUCTURE)
     # image channels the model is built for: 1 or 3, which the data must have; None: whatever the data has
-    channels: int | None = _field(None, Rule("1 or 3", lambda v: _is_int(v) and v in (1, 3), nullable=True))
+    channels: int | None = _field(None, Rule("1 or 3", lambda v: _is_int(v) and v in (1, 3), nullable=True), STRUCTURE)
     conditional: bool = _field(False, BOOL, STRUCTURE)
     # condition G and D on this many k-means clusters of the training images instead of class labels (no labels
     # used; samples draw their cluster from the clusters' frequencies): jaxgan.conditioning. Image data only.
@@ -150,10 +150,12 @@ class Config:
     d_maxout: int | None = _field(None, integer(nullable=True), STRUCTURE)
     model_kwargs: dict[str, Any] = _field({}, MAPPING, STRUCTURE)
 
-    # the GAN family (jaxgan.families.configure): "gan" (the plain GAN), "acgan", "infogan", "bigan", or the
+    # the GAN family (jaxgan.run.families): "gan" (the plain GAN), "acgan", "infogan", "bigan", or the
     # image-to-image translation families "pix2pix", "cyclegan", "stargan"; its options
-    family: str = _field("gan", one_of("gan", "acgan", "infogan", "bigan", "pix2pix", "cyclegan", "stargan"))
-    family_kwargs: dict[str, Any] = _field({}, MAPPING)
+    family: str = _field(
+        "gan", one_of("gan", "acgan", "infogan", "bigan", "pix2pix", "cyclegan", "stargan"), STRUCTURE
+    )
+    family_kwargs: dict[str, Any] = _field({}, MAPPING, STRUCTURE)
     # train on the digit classifier's training split only (8,500 of MNIST's 10,000): its 1,500 held-out images
     # then stay unseen for the families' evaluations (ACGAN's class head, BiGAN's probes). Image data only.
     exclude_heldout: bool = _field(False, BOOL)
@@ -237,7 +239,7 @@ def validate(config: Config) -> Config:
         raise ValueError(f"config field g_ortho: family {config.family!r} does not take it (plain GAN only); "
                          f"set it back to its default")
     if config.family != "gan" or config.family_kwargs:
-        from jaxgan.families.configure import check_config
+        from jaxgan.run.families import check_config
 
         if config.family == "gan":
             raise ValueError("config field family_kwargs is for a family other than 'gan'; set family or remove it")

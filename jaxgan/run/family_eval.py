@@ -1,6 +1,6 @@
 """Each family's own evaluation, added to ``report.json["eval"]`` beside the image evaluation
-(:func:`jaxgan.vision.evaluate`) on the digit classifier's 1,500 held-out images (its seed-fixed split of the
-data, :func:`jaxgan.experiment.heldout_split`).
+(:func:`jaxgan.run.vision.evaluate`) on the digit classifier's 1,500 held-out images (its seed-fixed split of the
+data, :func:`jaxgan.run.experiment.heldout_split`).
 
 * ``acgan``: ``class_head_accuracy`` of D's class head on the held-out real digits (``heldout_in_training``
   says whether the run saw them: ``config.exclude_heldout``).
@@ -32,8 +32,9 @@ def _batched(fn, x: np.ndarray) -> np.ndarray:
 
 
 def _images(exp, state, z: np.ndarray) -> np.ndarray:
-    """The generator's images of latents ``z``, ``BATCH`` at a time (:func:`jaxgan.sampling.images_from_latents`)."""
-    from jaxgan.sampling import images_from_latents
+    """The generator's images of latents ``z``, ``BATCH`` at a time
+    (:func:`jaxgan.run.sampling.images_from_latents`)."""
+    from jaxgan.run.sampling import images_from_latents
 
     return np.concatenate([images_from_latents(exp, state, z[i:i + BATCH]) for i in range(0, len(z), BATCH)])
 
@@ -68,7 +69,7 @@ def evaluate(exp, state, workdir: str | Path) -> dict[str, Any]:
 
 
 def _heldout(exp):
-    from jaxgan.experiment import heldout_split
+    from jaxgan.run.experiment import heldout_split
 
     train, held = heldout_split(exp.dataset)
     return train, held

@@ -1,10 +1,10 @@
 """Tasks: what a run trains on and how it is looked at, so that the loop, sampling and evaluation never ask.
 
 A task owns a run's data (its batches as a pure function of the seed and the step), its real samples for
-evaluation, its sample pictures and its final evaluation. The training loop (:mod:`jaxgan.loop`), the runner
-(:func:`jaxgan.runner.make_runner`), sampling (:mod:`jaxgan.sampling`) and evaluation (:mod:`jaxgan.evaluate`)
-call these methods and do not branch on the kind of data; a new kind (paired images, unpaired domains,
-multi-domain data) is a new :class:`Task`.
+evaluation, its sample pictures and its final evaluation. The training loop (:mod:`jaxgan.run.loop`), the
+runner (:func:`jaxgan.run.runner.make_runner`), sampling (:mod:`jaxgan.run.sampling`) and evaluation
+(:mod:`jaxgan.run.evaluate`) call these methods and do not branch on the kind of data; a new kind (paired images,
+unpaired domains, multi-domain data) is a new :class:`Task`.
 
 Two implementations:
 
@@ -16,7 +16,7 @@ Two implementations:
 * :class:`TranslationTask`: image-to-image translation data (:mod:`jaxgan.data.translation`) read the same way
   (CycleGAN's two domains each in its own order, :class:`jaxgan.data.translation.UnpairedBatcher`); pictures
   are rows of held-out inputs beside their translations; evaluation is
-  :func:`jaxgan.families.translation_eval.evaluate` on the held-out images.
+  :func:`jaxgan.run.translation_eval.evaluate` on the held-out images.
 """
 
 from __future__ import annotations
@@ -27,11 +27,11 @@ from typing import Any
 import jax
 import numpy as np
 
-from jaxgan import plots
+from jaxgan.run import plots
 
 
 class Task:
-    """The interface (see the module docstring); the methods take the built :class:`jaxgan.experiment.Experiment`
+    """The interface (see the module docstring); the methods take the built :class:`jaxgan.run.experiment.Experiment`
     where they need the generator.
 
     Attributes:
@@ -73,7 +73,7 @@ class Task:
 
     def samples(self, exp, state, n: int, seed: int) -> np.ndarray:
         """``n`` samples ``[n, ...]`` of ``state`` as a numpy array (``jaxgan sample --out FILE.npy``)."""
-        from jaxgan import sampling
+        from jaxgan.run import sampling
 
         return sampling.generate(exp, state, n, seed)
 
@@ -106,7 +106,7 @@ class ToyTask(Task):
         return "identity"
 
     def write_picture(self, exp, state, out, n, seed, title):
-        from jaxgan import sampling
+        from jaxgan.run import sampling
 
         samples = sampling.generate(exp, state, n, seed)
         if self.dist.dim == 2:
@@ -116,8 +116,8 @@ class ToyTask(Task):
 
     def evaluate(self, exp, state, n: int, seed: int = 1234) -> tuple[dict[str, Any], np.ndarray]:
         """The PacGAN/VEEGAN mode-collapse evaluation on ``n`` generated samples (for mixtures), plus samples."""
-        from jaxgan import sampling
         from jaxgan.metrics import modes
+        from jaxgan.run import sampling
 
         samples = sampling.sample(exp, state, jax.random.PRNGKey(seed), n)
         t = self.dist
@@ -192,13 +192,13 @@ class ImageTask(Task):
 
     def write_picture(self, exp, state, out, n, seed, title):
         """A square grid of about ``n`` samples (one row per class for class-conditional models)."""
-        from jaxgan import vision
+        from jaxgan.run import vision
 
         side = max(1, min(int(np.sqrt(n)), 32))
         return vision.write_sample_grid(exp, state, out, rows=side, cols=side, seed=seed)
 
     def final_eval(self, exp, state, workdir, write):
-        from jaxgan import vision
+        from jaxgan.run import vision
 
         return vision.evaluate(exp, state, workdir)
 
@@ -227,20 +227,20 @@ class TranslationTask(ImageTask):
         raise ValueError(_TRANSLATION_METRICS)
 
     def write_picture(self, exp, state, out, n, seed, title):
-        """Held-out inputs beside their translations (:func:`jaxgan.families.translation_eval.write_rows`):
+        """Held-out inputs beside their translations (:func:`jaxgan.run.translation_eval.write_rows`):
         ``min(n, 32)`` inputs in blocks of 8 rows."""
-        from jaxgan.families import translation_eval
+        from jaxgan.run import translation_eval
 
         return translation_eval.write_rows(exp, state, out, n=min(n, 32), seed=seed, rows=8)
 
     def samples(self, exp, state, n, seed):
-        """The translations ``[n, ...]`` of ``n`` held-out inputs (:func:`jaxgan.families.translation_eval.outputs`)."""
-        from jaxgan.families import translation_eval
+        """The translations ``[n, ...]`` of ``n`` held-out inputs (:func:`jaxgan.run.translation_eval.outputs`)."""
+        from jaxgan.run import translation_eval
 
         return translation_eval.outputs(exp, state, n, seed)
 
     def final_eval(self, exp, state, workdir, write):
-        from jaxgan.families import translation_eval
+        from jaxgan.run import translation_eval
 
         return translation_eval.evaluate(exp, state, Path(workdir))
 

@@ -1,5 +1,5 @@
-"""From a :class:`jaxgan.config.Config` with ``family`` set to a family's :class:`jaxgan.system.System`, its example
-inputs, its latents and its own evaluation; :func:`jaxgan.experiment.build` calls :func:`build`.
+"""From a :class:`jaxgan.run.config.Config` with ``family`` set to a family's :class:`jaxgan.system.System`, its example
+inputs, its latents and its own evaluation; :func:`jaxgan.run.experiment.build` calls :func:`build`.
 
 ``config.family`` and what ``config.family_kwargs`` pass on:
 
@@ -13,9 +13,9 @@ inputs, its latents and its own evaluation; :func:`jaxgan.experiment.build` call
   normal; ``encoder`` (``"conv"``) and ``discriminator`` (``"conv"``) kinds of :mod:`jaxgan.models.bigan`, their
   ``base_features`` (64). G and E share the generator's optimizer (``g_lr``).
 * ``"pix2pix"``, ``"cyclegan"``, ``"stargan"``: image-to-image translation, built by
-  :func:`jaxgan.families.translation_run.build_translation` on a :mod:`jaxgan.data.translation` spec in
+  :func:`jaxgan.run.translation.build_translation` on a :mod:`jaxgan.data.translation` spec in
   ``config.data`` (``paired:``, ``unpaired:``, ``domains:`` respectively); their ``family_kwargs`` are the loss
-  weights (:data:`jaxgan.families.translation_run.FAMILY_KWARGS`), their networks' sizes ``model_kwargs``.
+  weights (:data:`jaxgan.run.translation.FAMILY_KWARGS`), their networks' sizes ``model_kwargs``.
 
 Fields of the plain GAN that a family does not take (penalties, ``n_critic`` > 1, packing, ...) are refused
 with the field's name.
@@ -30,8 +30,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxgan.config import Config
 from jaxgan.losses import get_loss
+from jaxgan.run.config import Config
 from jaxgan.system import System
 
 FAMILIES = ("gan", "acgan", "infogan", "bigan", "pix2pix", "cyclegan", "stargan")
@@ -73,7 +73,7 @@ def check_config(c: Config) -> None:
         raise ValueError(f"config field family_kwargs: family {c.family!r} takes {sorted(_KWARGS[c.family])}, "
                          f"not {unknown}")
     if c.family in TRANSLATION_FAMILIES:
-        from jaxgan.families.translation_run import check_translation_config
+        from jaxgan.run.translation import check_translation_config
 
         return check_translation_config(c)
     if c.model != "dcgan":
@@ -99,7 +99,7 @@ def check_config(c: Config) -> None:
 def build(c: Config, g_mod, d_mod, g_opt: optax.GradientTransformation, d_opt: optax.GradientTransformation,
           data_shape: tuple[int, ...], num_classes: int | None) -> FamilyParts:
     """The family's parts (module docstring) from the plain GAN's Linen modules for the data."""
-    from jaxgan import adapters
+    from jaxgan.models import adapters
 
     kw = c.family_kwargs
     loss = get_loss(c.loss, **c.loss_kwargs)

@@ -14,7 +14,7 @@ of the way (:meth:`jaxgan.checkpoint.Checkpointer.set_aside`, to ``DIR_skipped/<
 inspected and those steps written again. A directory whose checkpoints all fail is an error
 (:class:`jaxgan.checkpoint.NoValidCheckpointError`), never a silent restart from scratch.
 
-What may change on resume is declared on the config's fields (``resume=`` in :mod:`jaxgan.config`):
+What may change on resume is declared on the config's fields (``resume=`` in :mod:`jaxgan.run.config`):
 run-control fields (:data:`RUN_CONTROL_FIELDS`: the number of steps, intervals, retention, the parallel mode,
 metrics, the name) change freely; structure fields (:data:`STRUCTURE_FIELDS`) decide the state's shapes, so
 a checkpoint of another value does not restore; any other field may change, and :func:`config_changes` lists
@@ -34,9 +34,10 @@ from typing import Any
 
 import jax
 
-from jaxgan import checkpoint, experiment
+from jaxgan import checkpoint
 from jaxgan.checkpoint import Checkpointer, NoValidCheckpointError, error_summary, leaf_signatures
-from jaxgan.config import RUN_CONTROL, STRUCTURE, Config, resume_fields, to_dict
+from jaxgan.run import experiment
+from jaxgan.run.config import RUN_CONTROL, STRUCTURE, Config, resume_fields, to_dict
 
 PyTree = Any
 

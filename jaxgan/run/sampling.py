@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
+from typing import Any
 
 import jax
 import numpy as np
 
-from jaxgan import checkpoint, experiment
-from jaxgan.config import from_dict
-from jaxgan.state import SamplingState  # noqa: F401 - re-exported: jaxgan.sampling.SamplingState
+from jaxgan import checkpoint
+from jaxgan.run import experiment
+from jaxgan.run.config import from_dict
+from jaxgan.state import SamplingState  # noqa: F401 - re-exported: jaxgan.run.sampling.SamplingState
 
 
 def load_for_sampling(
@@ -60,7 +62,7 @@ def _generate(params, model_state, key, labels, z, *, generator, latent_fn, n):
 
 
 def sample(exp: experiment.Experiment, state, key: jax.Array, n: int, labels=None) -> np.ndarray:
-    """:meth:`jaxgan.experiment.Experiment.generate` jitted: ``n`` samples ``[n, ...]`` of the sampling params
+    """:meth:`jaxgan.run.experiment.Experiment.generate` jitted: ``n`` samples ``[n, ...]`` of the sampling params
     (the EMA when present) of ``state`` (a full state or a :class:`SamplingState`) from ``key``, as a numpy array.
 
     Only the generator's params and model state go to the device; the compilation is cached per generator,
@@ -76,7 +78,7 @@ def sample(exp: experiment.Experiment, state, key: jax.Array, n: int, labels=Non
 
 def images_from_latents(exp: experiment.Experiment, state, z, labels=None) -> np.ndarray:
     """Generator outputs ``[n, ...]`` for explicit latents ``z [n, latent_dim]`` (inference mode): the jitted
-    :meth:`jaxgan.experiment.Experiment.generate_from`."""
+    :meth:`jaxgan.run.experiment.Experiment.generate_from`."""
     s = exp.sampling_state(state)
     return np.asarray(_generate(s.sampling_params, s.g_model_state, None, labels, z,
                                 generator=exp.generator, latent_fn=None, n=None))
@@ -149,21 +151,22 @@ def write_latent_picture(
         split) and its reconstruction ``G(E(x))``.
 
     Translation runs (pix2pix, CycleGAN, StarGAN) take ``grid`` only: ``rows`` held-out inputs, one per row,
-    beside their translations (:func:`jaxgan.families.translation_eval.write_rows`; ``cols`` is not read).
+    beside their translations (:func:`jaxgan.run.translation_eval.write_rows`; ``cols`` is not read).
     """
-    from jaxgan import latent, plots, vision
+    from jaxgan import latent
+    from jaxgan.run import plots, vision
 
     if not exp.task.has_images:
         raise ValueError("latent pictures are for image runs; toy runs write scatters (use --mode grid)")
     if mode not in SAMPLE_MODES:
         raise ValueError(f"unknown sample mode {mode!r}; modes: {', '.join(SAMPLE_MODES)}")
-    from jaxgan.task import TranslationTask
+    from jaxgan.run.task import TranslationTask
 
     if isinstance(exp.task, TranslationTask):
         if mode != "grid":
             raise ValueError(f"--mode {mode} draws from a latent space; a translation run ({exp.config.family}) "
                              "draws held-out inputs beside their translations: --mode samples or grid")
-        from jaxgan.families import translation_eval
+        from jaxgan.run import translation_eval
 
         return translation_eval.write_rows(exp, state, out, n=rows, seed=seed, rows=rows)
     key = jax.random.PRNGKey(seed)
@@ -192,7 +195,7 @@ def write_latent_picture(
 
 
 def _write_codes(exp: experiment.Experiment, state, out, cols: int, key) -> Path:
-    from jaxgan import plots
+    from jaxgan.run import plots
 
     code = exp.code
     if code is None:
@@ -212,8 +215,7 @@ def _write_codes(exp: experiment.Experiment, state, out, cols: int, key) -> Path
 
 
 def _write_reconstructions(exp: experiment.Experiment, state, out, rows: int, cols: int, seed: int) -> Path:
-    from jaxgan import plots
-    from jaxgan.families import evaluation
+    from jaxgan.run import family_eval, plots
 
     if exp.system is None or "e" not in exp.system.nets:
         raise ValueError(f"--mode reconstruct needs an encoder (family 'bigan'); this run's family is "
@@ -222,7 +224,7 @@ def _write_reconstructions(exp: experiment.Experiment, state, out, rows: int, co
     _, held = experiment.heldout_split(exp.dataset)
     pick = np.random.default_rng(seed).choice(held, size=min(rows * pairs, len(held)), replace=False)
     x = exp.dataset.images[np.sort(pick)]
-    recon = images_from_latents(exp, state, evaluation.encode(exp, state, x))
+    recon = images_from_latents(exp, state, family_eval.encode(exp, state, x))
     imgs = np.stack([x, recon], 1).reshape((-1,) + x.shape[1:])
     return plots.image_grid(imgs, len(x) // pairs, 2 * pairs, out)
 
@@ -237,3 +239,27 @@ def parse_groups(text: str) -> tuple[list[int], list[int], list[int]]:
     if len(groups) != 3 or not all(groups):
         raise ValueError(f"--groups takes three non-empty seed lists A:B:C, got {text!r}")
     return groups
+
+
+def generate_batched(
+    exp, state, n: int, *, seed: int = 0, labels: Any = None, batch_size: int = 500
+) -> np.ndarray:
+    """``n`` samples ``[n, ...]`` of ``exp``'s generator (the sampling params: the EMA when present), generated
+    ``batch_size`` at a time with one compilation; batch ``i`` uses ``fold_in(PRNGKey(seed), i)``.
+
+    Args:
+      labels: ``[n]`` classes for conditional generators (required for them), else ``None``.
+    """
+    b = max(1, min(batch_size, n))
+    key = jax.random.PRNGKey(seed)
+    out = None
+    for i, start in enumerate(range(0, n, b)):
+        lab = None
+        if labels is not None:
+            lab = np.asarray(labels[start : start + b], np.int32)
+            lab = np.concatenate([lab, np.zeros(b - len(lab), np.int32)])
+        batch = sample(exp, state, jax.random.fold_in(key, i), b, lab)
+        if out is None:
+            out = np.empty((n, *batch.shape[1:]), batch.dtype)
+        out[start : start + b] = batch[: min(b, n - start)]
+    return out

@@ -1,0 +1,80 @@
+"""The package's layout rules (docs/design.md, "Layout"), read from the source: the library does not import the
+application, orbax and device placement each live in one module, large modules say why, tests mirror modules."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "jaxgan"
+APPLICATION = ("run", "bench", "configs")  # folders of jaxgan/ that are not the library
+DEVICE_APIS = ("pmap", "shard_map", "Mesh", "NamedSharding", "device_put", "distributed")
+
+
+def _modules() -> list[Path]:
+    return sorted(PACKAGE.rglob("*.py"))
+
+
+def _rel(path: Path) -> str:
+    return path.relative_to(ROOT).as_posix()
+
+
+def _is_library(path: Path) -> bool:
+    parts = path.relative_to(PACKAGE).parts
+    return not (len(parts) > 1 and parts[0] in APPLICATION)
+
+
+def _imports(path: Path) -> set[str]:
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            out.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            out.add(node.module)
+            out.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return out
+
+
+def test_the_library_does_not_import_the_application():
+    found = set()
+    for path in filter(_is_library, _modules()):
+        for name in _imports(path):
+            if any(name == f"jaxgan.{a}" or name.startswith(f"jaxgan.{a}.") for a in APPLICATION):
+                found.add((_rel(path), name.rsplit(".", 1)[0] if name.count(".") > 2 else name))
+    assert not found, f"library modules importing jaxgan.run / jaxgan.bench / jaxgan.configs: {sorted(found)}"
+
+
+def test_orbax_is_imported_by_the_checkpoint_module_only():
+    users = {_rel(p) for p in _modules() if any(n.split(".")[0] == "orbax" for n in _imports(p))}
+    assert users == {"jaxgan/checkpoint.py"}
+
+
+def test_device_placement_lives_in_the_parallel_module_only():
+    """``jax.pmap``, ``shard_map``, ``Mesh``, ``device_put`` and ``jax.distributed`` appear as code in
+    ``parallel.py`` only (the benchmark times steps on one device and is outside the library)."""
+    users = set()
+    for path in filter(_is_library, _modules()):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            name = node.attr if isinstance(node, ast.Attribute) else node.id if isinstance(node, ast.Name) else None
+            if name in DEVICE_APIS:
+                users.add(_rel(path))
+        if any(n.split(".")[-1] in DEVICE_APIS for n in _imports(path)):
+            users.add(_rel(path))
+    assert users == {"jaxgan/parallel.py"}
+
+
+def test_modules_over_400_lines_say_why_in_their_docstring():
+    unexplained = []
+    for path in _modules():
+        text = path.read_text()
+        if len(text.splitlines()) > 420:
+            doc = ast.get_docstring(ast.parse(text)) or ""
+            if "Size:" not in doc:
+                unexplained.append(f"{_rel(path)} ({len(text.splitlines())} lines)")
+    assert not unexplained, f"over ~400 lines without a 'Size:' reason in the module docstring: {unexplained}"
+
+
+def test_every_module_has_a_docstring():
+    missing = [_rel(p) for p in _modules() if p.stat().st_size and not ast.get_docstring(ast.parse(p.read_text()))]
+    assert not missing, missing
