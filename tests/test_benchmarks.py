@@ -141,11 +141,16 @@ JAXGAN = [sys.executable, "-c", "import sys; from jaxgan.run.cli import main; sy
 
 
 def test_packaged_with_jaxgan():
-    """The benchmark is a package of jaxgan's, so a wheel carries it and ``jaxgan bench`` runs from one."""
-    import setuptools
+    """The benchmark is a package of jaxgan's, so a wheel carries it and ``jaxgan bench`` runs from one: the wheel
+    takes the packages under ``jaxgan*`` (pyproject.toml), and every folder of jaxgan/ with modules is a package."""
+    import tomllib
+    from pathlib import Path
 
-    found = setuptools.find_packages(ROOT, include=["jaxgan*"])
-    assert {"jaxgan.bench", "jaxgan.run", "jaxgan.models", "jaxgan.configs"} <= set(found)
+    find = tomllib.loads((Path(ROOT) / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]
+    assert find["include"] == ["jaxgan*"]
+    folders = {p.parent for p in (Path(ROOT) / "jaxgan").rglob("*.py")}
+    assert {f for f in folders if not (f / "__init__.py").is_file()} == set()
+    assert {"bench", "run", "models", "configs"} <= {f.name for f in folders}
 
 
 @pytest.mark.parametrize("how", ["jaxgan bench", "script"])
