@@ -154,7 +154,7 @@ def _retry_vanished(fn: Callable[[], Any]) -> Any:
     for attempt in range(_VANISHED_RETRIES):
         try:
             return fn()
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):  # the latter from newer orbax's own path checks
             if attempt == _VANISHED_RETRIES - 1:
                 raise
             time.sleep(0.05)

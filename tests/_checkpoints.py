@@ -9,7 +9,7 @@ import jax
 import numpy as np
 
 from jaxgan import checkpoint
-from jaxgan.run import experiment
+from jaxgan.run import experiment, resume
 from jaxgan.run.config import Config, to_dict
 
 TINY = dict(g_features=[16], d_features=[16], batch_size=8, pack=1)
@@ -46,3 +46,17 @@ def save_steps(directory, exp, state, steps, **kwargs) -> None:
 
 def largest_file(step_dir: Path) -> Path:
     return max((p for p in step_dir.rglob("*") if p.is_file()), key=lambda p: p.stat().st_size)
+
+
+def save_and_resume(directory, exp, state, step, again):
+    """Saves ``state`` at ``step`` as ``exp``'s loop does, then restores it as a fresh process running ``again``
+    (the same config rebuilt) would: read-only, onto an abstract target, checking the data order."""
+    ckpt = checkpoint.Checkpointer(directory)
+    ckpt.save(step, state, to_dict(exp.config), data=exp.task.data_position(step))
+    ckpt.close()
+    reader = checkpoint.Checkpointer(directory, read_only=True)
+    try:
+        return resume.restore_latest(reader, jax.eval_shape(again.init_state), to_dict(again.config),
+                                     check_data=again.task.check_data)
+    finally:
+        reader.close()

@@ -6,10 +6,10 @@ equal to a straight one."""
 import jax
 import numpy as np
 import pytest
+from _checkpoints import save_and_resume
 
-from jaxgan import checkpoint
-from jaxgan.run import experiment, resume
-from jaxgan.run.config import Config, to_dict, validate
+from jaxgan.run import experiment
+from jaxgan.run.config import Config, validate
 from jaxgan.run.runner import make_runner
 from jaxgan.system import SystemState
 
@@ -100,14 +100,8 @@ def test_a_checkpointed_and_resumed_bf16_run_is_bitwise_equal_to_a_straight_one(
     init = jax.device_get(jax.jit(exp.init_state)())
     straight, _ = _run(exp, init, 0, 4)
     half, _ = _run(exp, init, 0, 2)
-    ckpt = checkpoint.Checkpointer(tmp_path / "checkpoints")
-    ckpt.save(2, half, to_dict(exp.config), data=exp.task.data_position(2))
-    ckpt.close()
     again = experiment.build(_config(run, "bfloat16"))  # a fresh process would rebuild everything from the config
-    reader = checkpoint.Checkpointer(tmp_path / "checkpoints", read_only=True)
-    restored = resume.restore_latest(reader, jax.eval_shape(again.init_state), to_dict(again.config),
-                                     check_data=again.task.check_data)
-    reader.close()
+    restored = save_and_resume(tmp_path / "checkpoints", exp, half, 2, again)
     resumed, _ = _run(again, restored.state, restored.step, 2)
     assert _dtypes(restored.state) == _dtypes(init)
     assert exp.fingerprint(resumed) == exp.fingerprint(straight) != exp.fingerprint(half)

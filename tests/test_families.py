@@ -12,12 +12,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from _checkpoints import save_and_resume
 
-from jaxgan import checkpoint
 from jaxgan.families import acgan, infogan
 from jaxgan.metrics import representation
-from jaxgan.run import experiment, resume
-from jaxgan.run.config import Config, load_config, to_dict, validate
+from jaxgan.run import experiment
+from jaxgan.run.config import Config, load_config, validate
 from jaxgan.run.runner import make_runner
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -185,14 +185,8 @@ def test_a_checkpointed_and_resumed_run_is_bitwise_equal_to_a_straight_one(famil
     init = jax.device_get(jax.jit(exp.init_state)())
     straight = _run(exp, init, 0, 4)
     half = _run(exp, init, 0, 2)
-    ckpt = checkpoint.Checkpointer(tmp_path / "checkpoints")
-    ckpt.save(2, half, to_dict(exp.config), data=exp.task.data_position(2))
-    ckpt.close()
     again = experiment.build(_config(family))  # a fresh process would rebuild everything from the config
-    reader = checkpoint.Checkpointer(tmp_path / "checkpoints", read_only=True)
-    restored = resume.restore_latest(reader, jax.eval_shape(again.init_state), to_dict(again.config),
-                                     check_data=again.task.check_data)
-    reader.close()
+    restored = save_and_resume(tmp_path / "checkpoints", exp, half, 2, again)
     resumed = _run(again, restored.state, restored.step, 2)
     assert exp.fingerprint(resumed) == exp.fingerprint(straight)
     assert int(resumed.step) == 4 and exp.skipped_updates(resumed) == {p.name: 0 for p in exp.system.players}

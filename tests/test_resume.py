@@ -135,6 +135,28 @@ def test_fields_added_after_a_checkpoint_count_as_their_defaults_on_resume():
     assert config_changes({**saved, "g_lr": 0.1}, current) == ["g_lr 0.1 -> 0.5"]
 
 
+def test_a_reader_that_lists_no_step_while_a_run_commits_one_waits_for_it(tmp_path, exp, state):
+    """Newer orbax releases (0.12 with jax 0.12 on Python 3.12) remove a keep=1 run's old step before the new
+    one is listed: a reader that lists nothing then, in a directory that is not empty, lists again."""
+    save_steps(tmp_path, exp, state, [4])
+    reader = checkpoint.Checkpointer(tmp_path, read_only=True)
+    listed, real_steps = [], reader.steps
+
+    def steps():  # the gap between the old step's removal and the new one's commit, seen twice
+        if len(listed) < 2:
+            listed.append(1)
+            return []
+        return real_steps()
+
+    reader.steps = steps
+    got = resume.restore_latest(reader, jax.eval_shape(exp.init_state), to_dict(exp.config), log=pytest.fail)
+    assert got.step == 4 and len(listed) == 2
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert resume.restore_latest(checkpoint.Checkpointer(empty, read_only=True), state, {}) is None  # no wait
+    assert resume.restore_latest(checkpoint.Checkpointer(tmp_path / "absent", read_only=True), state, {}) is None
+
+
 def test_a_reader_beside_a_live_writer_restores_a_step_while_retention_removes_old_ones(tmp_path):
     """jaxgan eval / sample read a workdir that a live run writes with keep_checkpoints=1: a step removed while
     it was listed or read is not a damaged checkpoint; the reader lists again and restores the newest one.

@@ -11,12 +11,12 @@ from pathlib import Path
 import jax
 import numpy as np
 import pytest
+from _checkpoints import save_and_resume
 from PIL import Image
 
-from jaxgan import checkpoint
 from jaxgan.data.translation import UnpairedBatcher, load_translation
-from jaxgan.run import experiment, resume, sampling, translation_eval
-from jaxgan.run.config import Config, load_config, to_dict, validate
+from jaxgan.run import experiment, sampling, translation_eval
+from jaxgan.run.config import Config, load_config, validate
 from jaxgan.run.runner import make_runner
 from jaxgan.run.task import TranslationTask
 
@@ -148,14 +148,8 @@ def test_a_checkpointed_and_resumed_run_is_bitwise_equal_to_a_straight_one(famil
     runner = make_runner(exp, "none")
     straight = runner.get(runner.run(runner.put(init), 0, 4)[0])
     half = runner.get(runner.run(runner.put(init), 0, 2)[0])
-    ckpt = checkpoint.Checkpointer(tmp_path / "checkpoints")
-    ckpt.save(2, half, to_dict(exp.config), data=exp.task.data_position(2))
-    ckpt.close()
     again = experiment.build(_config(family))  # a fresh process would rebuild everything from the config
-    reader = checkpoint.Checkpointer(tmp_path / "checkpoints", read_only=True)
-    restored = resume.restore_latest(reader, jax.eval_shape(again.init_state), to_dict(again.config),
-                                     check_data=again.task.check_data)
-    reader.close()
+    restored = save_and_resume(tmp_path / "checkpoints", exp, half, 2, again)
     resumer = make_runner(again, "none")
     resumed = resumer.get(resumer.run(resumer.put(restored.state), restored.step, 2)[0])
     assert _leaves_equal(resumed, straight), "every leaf of the state: params, optimizers, buffers, key, step"

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -100,9 +101,11 @@ def restore_latest(
       jaxgan.checkpoint.NoValidCheckpointError: there are checkpoints but every one failed.
     """
     expected = leaf_signatures(target)
-    for _ in range(_REREADS):  # a step that vanished while read was being removed by a live run: list again
+    for attempt in range(_REREADS):  # a step that vanished while read was being removed by a live run: list again
         restored = _restore_newest(ckpt, target, config, expected, sharding, log, check_data, explain)
-        if restored is not _VANISHED:
+        if restored is None and attempt < _REREADS - 1 and _being_written(ckpt):
+            time.sleep(0.05)  # a live run removed its old step before committing the new one: wait for it
+        elif restored is not _VANISHED:
             return restored
         ckpt.reload()
     raise NoValidCheckpointError(
@@ -148,6 +151,12 @@ def _restore_newest(ckpt: Checkpointer, target, config, expected, sharding, log,
             "move them away to start from scratch or point --workdir elsewhere"
         )
     return None
+
+
+def _being_written(ckpt: Checkpointer) -> bool:
+    """Whether a read-only ``ckpt`` that lists no committed step has entries in its directory: a live run may be
+    between removing its old step and committing the new one (newer orbax releases leave that gap)."""
+    return ckpt.read_only and ckpt.directory.is_dir() and any(ckpt.directory.iterdir())
 
 
 def _listing_changed(ckpt: Checkpointer, steps: list[int]) -> bool:
