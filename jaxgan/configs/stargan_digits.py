@@ -23,9 +23,9 @@ RESULT = (
     "true transforms T_c'(x) (77.1 %); L1 to the true transform 0.108 against the identity map's 0.152. Bars: "
     "domain >= 90 % missed by 19.6 points; digit ratio >= 0.9 met; L1 below the identity map's met. Tried: D "
     "widths 16/32 at 3,000 steps (domain 57.0 %, digit ratio 0.947, L1 0.109), D widths 32/64 at 3,000 steps "
-    "(62.2 %, 0.940, 0.109). In every run G satisfies D's own domain head on 100 % of its outputs (g/cls_acc) "
-    "while the independent classifier agrees on far fewer: G finds changes that D's head accepts but that are "
-    "not thinning or un-thickening."
+    "(62.2 %, 0.940, 0.109). In every run, from step 1,000 on, D's own domain head puts 99.7-100 % of G's "
+    "outputs in their target domain (g/cls_acc, mean over the logged batches) while the independent classifier "
+    "agrees on far fewer: G finds changes that D's head accepts but that are not thinning or un-thickening."
 )
 
 
