@@ -158,3 +158,29 @@ def test_toy_data_uses_the_coordinates_as_features(tmp_path):
     assert 0.0 <= values["pr300_recall"] <= 1.0
     with pytest.raises(ValueError, match="is300 needs class logits"):
         evaluate.evaluate_experiment(exp, state, ["is300"], tmp_path)
+
+
+def test_truncated_latents_are_measured_under_their_own_names(run, tiny_classifier, capsys):
+    from jaxgan.run import cli
+
+    workdir, _ = run
+    assert cli.main(["eval", "--workdir", str(workdir), "--metrics", "pr200", "--truncation", "1,0.25"]) == 0
+    report = json.loads((workdir / "report.json").read_text())
+    for t in ("1", "0.25"):
+        for part in ("precision", "recall", "density", "coverage"):
+            assert 0 <= report["eval"][f"pr200_trunc{t}_{part}"] <= 10
+        assert report["eval_info"][f"pr200_trunc{t}"]["truncation"] == float(t)
+    assert "pr200_trunc0.25_precision:" in capsys.readouterr().out
+    # truncated latents: every component within [-T, T]
+    exp, state, _ = evaluate.load_workdir(workdir)
+    import jax
+
+    from jaxgan import latent
+
+    z = latent.truncated_normal(jax.random.PRNGKey(0), (500, exp.config.latent_dim), 0.25)
+    assert float(np.abs(np.asarray(z)).max()) <= 0.25
+    a = evaluate.make_sampler(exp, state, seed=0, batch_size=50, truncation=0.25)(0, 50)
+    b = evaluate.make_sampler(exp, state, seed=0, batch_size=50)(0, 50)
+    assert a.shape == b.shape and not np.allclose(a, b)
+    assert cli.main(["eval", "--workdir", str(workdir), "--metrics", "pr200", "--truncation", "-1"]) == 2
+    assert "truncation must be a finite number > 0, got -1.0" in capsys.readouterr().err

@@ -153,7 +153,7 @@ def test_discriminator_fade_in_and_its_old_path():
     assert not np.any(fading["from_rgb32"]["kernel"]) and not np.any(fading["conv32_0"]["kernel"])
 
 
-def test_fade_net_trains_under_jit_with_a_traced_alpha_and_refuses_labels():
+def test_fade_net_trains_under_jit_with_a_traced_alpha_and_ignores_labels_the_modules_refuse():
     g = ProGANGenerator(resolution=8, **TINY)
     z = _normal(2, 8, seed=11)
     shapes, state = jax.eval_shape(fade_net(g, 1.0).init, jax.random.key(0), jnp.asarray(z))  # a real init is slow
@@ -165,8 +165,11 @@ def test_fade_net_trains_under_jit_with_a_traced_alpha_and_refuses_labels():
         return fade_net(g, alpha).apply(params, state, z, train=True)[0]
 
     np.testing.assert_allclose(run(0.4), 0.6 * run(0.0) + 0.4 * run(1.0), rtol=1e-5, atol=1e-5)
+    # an unconditional run on a labelled dataset passes the batch's labels: the Net does not use them
+    with_labels = fade_net(g, 1.0).apply(params, state, z, jnp.zeros(2, jnp.int32), train=True)[0]
+    np.testing.assert_allclose(with_labels, run(1.0), rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="unconditional"):
-        fade_net(g, 1.0).apply(params, state, z, jnp.zeros(2, jnp.int32), train=True)
+        g.apply({"params": params}, z, jnp.zeros(2, jnp.int32))
     with pytest.raises(ValueError, match="resolution must be one of"):
         ProGANGenerator(resolution=12, **TINY).apply({"params": params}, z)
     assert progan.nf(4, 8192, 512) == 512 and progan.nf(32, 32, 8) == 2

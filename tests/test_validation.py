@@ -44,7 +44,7 @@ FEATURES = "must be a non-empty list of positive integers (layer widths)"
         ("weight_clip=0", "config field weight_clip must be a finite number > 0 or null, got 0.0"),
         ("ema_decay=1", "config field ema_decay must be in [0, 1) or null, got 1.0"),
         ("conditional=yes", "config field conditional must be true or false, got 'yes'"),
-        ("model=resnet", "config field model must be one of mlp, dcgan, sngan, began, biggan; got 'resnet'"),
+        ("model=resnet", "config field model must be one of mlp, dcgan, sngan, began, biggan, progan; got 'resnet'"),
         ("optimizer=lamb", "config field optimizer must be one of adam, rmsprop, sgd; got 'lamb'"),
         ("parallel=gpu", "config field parallel must be one of none, pmap, mesh; got 'gpu'"),
         ('penalties={"gp": "ten"}', "config field penalties must be a JSON object of finite weights >= 0, got "

@@ -299,15 +299,17 @@ def fade_net(module: ProGANGenerator | ProGANDiscriminator, alpha: Array | float
 
     ``module`` fixes the phase (its ``resolution``); ``alpha`` may be a traced scalar computed from the step
     inside a compiled step (build the Net, and the system around it, inside the traced function). The networks
-    have no model state (``{}``) and take no labels.
+    have no model state (``{}``) and are unconditional: labels passed to them (an unconditional run on a labelled
+    dataset's batches) are not used, as by the other families' unconditional networks.
     """
 
     def init(key, x, labels=None):
-        variables = dict(module.init(key, x, labels))
+        del labels  # unconditional: a labelled dataset's labels are not used
+        variables = dict(module.init(key, x))
         return variables.pop("params"), variables
 
     def apply(params, model_state, x, labels=None, *, train, rng=None):
-        del rng
-        return module.apply({"params": params, **model_state}, x, labels, train=train, alpha=alpha), model_state
+        del rng, labels
+        return module.apply({"params": params, **model_state}, x, train=train, alpha=alpha), model_state
 
     return Net(init=init, apply=apply)

@@ -4,6 +4,7 @@
                  [--set field=value ...] [--quiet]
     jaxgan sample --workdir DIR [--n N] [--out FILE.png|FILE.npy] [--seed S] [--mode MODE]
     jaxgan eval --workdir DIR [--metrics fid10k,kid10k,pr10k,is10k] [--features auto|digits|inception]
+                [--truncation 1,0.7,0.5,0.25]
                 [--inception-weights FILE.npz] [--seed S]
     jaxgan bench [benchmarks/step_throughput.py flags]
     jaxgan configs
@@ -215,6 +216,9 @@ def _eval_parser(sub) -> None:
                    help="the FID Inception-v3 weights (.npz); default: the reference weights that "
                         "`python -m jaxgan.metrics.inception_weights` installs")
     p.add_argument("--seed", type=int, default=0, help="seed of the generated samples")
+    p.add_argument("--truncation", default=None,
+                   help="truncation trick: latents from a normal truncated to [-T, T]; a comma-separated list "
+                        "(1,0.7,0.5,0.25) measures each, with the value in the keys (pr10k_trunc0.5_precision)")
 
 
 def _eval(args) -> int:
@@ -226,9 +230,19 @@ def _eval(args) -> int:
     from jaxgan import checkpoint, files
     from jaxgan.run import evaluate, lock
 
+    truncations: list[float | None] = [None]
+    if args.truncation is not None:
+        try:
+            truncations = [float(t) for t in args.truncation.split(",")]
+        except ValueError:
+            return _fail(f"--truncation takes numbers > 0 separated by commas, got {args.truncation!r}")
+    values, info = {}, {}
     try:
-        values, info = evaluate.measure_workdir(workdir, args.metrics, features=args.features,
-                                                inception_weights=args.inception_weights, seed=args.seed)
+        for t in truncations:
+            v, i = evaluate.measure_workdir(workdir, args.metrics, features=args.features,
+                                            inception_weights=args.inception_weights, seed=args.seed, truncation=t)
+            values.update(v)
+            info.update(i)
     except (ValueError, FileNotFoundError, checkpoint.CheckpointError) as e:
         return _fail(str(e))
     for k, v in values.items():  # first, so that a failed write loses nothing

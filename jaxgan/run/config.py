@@ -142,13 +142,17 @@ class Config:
     latent_dim: int = _field(2, integer(), STRUCTURE)
     latent: str = _field("normal", one_of("normal", "uniform"))
 
-    # models: "mlp" (toy) or an image family ("dcgan", "sngan", "began", "biggan").
-    model: str = _field("mlp", one_of("mlp", "dcgan", "sngan", "began", "biggan"), STRUCTURE)
+    # models: "mlp" (toy) or an image family ("dcgan", "sngan", "began", "biggan", "progan").
+    model: str = _field("mlp", one_of("mlp", "dcgan", "sngan", "began", "biggan", "progan"), STRUCTURE)
     g_features: list[int] = _field([128, 128, 128], FEATURES, STRUCTURE)
     d_features: list[int] = _field([128, 128, 128], FEATURES, STRUCTURE)
     g_batch_norm: bool = _field(False, BOOL, STRUCTURE)
     d_maxout: int | None = _field(None, integer(nullable=True), STRUCTURE)
     model_kwargs: dict[str, Any] = _field({}, MAPPING, STRUCTURE)
+    # progressive growing (model "progan", jaxgan.progressive): {"resolutions": [4, 8, 16, 32], "fade_steps": N,
+    # "stable_steps": M}; the first phase trains M steps, each later one fades in over N and stabilises over M,
+    # the last until steps. Every resolution's parameters exist from step 0: the schedule never changes the state.
+    growing: dict[str, Any] = _field({}, MAPPING)
 
     # the GAN family (jaxgan.run.families): "gan" (the plain GAN), "acgan", "infogan", "bigan", or the
     # image-to-image translation families "pix2pix", "cyclegan", "stargan"; its options
@@ -249,6 +253,8 @@ def validate(config: Config) -> Config:
 
         if config.data in TOY_DISTRIBUTIONS:
             raise ValueError(f"config field exclude_heldout needs image data, not data={config.data!r}")
+    if config.model == "progan" or config.growing:
+        _check_growing(config)
     if config.batch_size % config.pack:
         raise ValueError(f"batch_size {config.batch_size} must divide by pack {config.pack}")
     if config.augment:
@@ -263,6 +269,29 @@ def validate(config: Config) -> Config:
         if config.data in TOY_DISTRIBUTIONS:
             raise ValueError(f"config field augment (DiffAugment) needs image data, not data={config.data!r}")
     return config
+
+
+GROWING_KEYS = ("resolutions", "fade_steps", "stable_steps")
+
+
+def _check_growing(config: Config) -> None:
+    """``growing`` goes with model ``progan`` and holds exactly :data:`GROWING_KEYS` (the schedule's own rules, the
+    doubling resolutions and enough steps, are :func:`jaxgan.progressive.schedule`'s)."""
+    if config.model != "progan":
+        raise ValueError(f"config field growing is for model 'progan' (progressive growing), not {config.model!r}; "
+                         "remove it")
+    g = config.growing
+    if sorted(g) != sorted(GROWING_KEYS):
+        raise ValueError(f"config field growing must hold {', '.join(GROWING_KEYS)} (model progan grows in phases), "
+                         f"got {g!r}")
+    if not _features_ok(g["resolutions"]):
+        raise ValueError(f"config field growing: resolutions must be a list of positive integers, "
+                         f"got {g['resolutions']!r}")
+    for key in ("fade_steps", "stable_steps"):
+        if not (_is_int(g[key]) and g[key] >= 1):
+            raise ValueError(f"config field growing: {key} must be a positive integer, got {g[key]!r}")
+    if config.conditional or config.clusters is not None:
+        raise ValueError("model progan is unconditional: set conditional=false and clusters=null")
 
 
 def available_configs() -> list[str]:

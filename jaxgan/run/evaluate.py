@@ -107,19 +107,28 @@ def _check_features_name(features: str) -> None:
         )
 
 
-def make_sampler(exp: experiment.Experiment, state, *, seed: int = 0, batch_size: int = 500):
+def make_sampler(exp: experiment.Experiment, state, *, seed: int = 0, batch_size: int = 500,
+                 truncation: float | None = None):
     """``sample_fn(start, count)`` over ``exp``'s generator (sampling params: the EMA when present).
 
     Every call generates ``batch_size`` samples (one compilation) from ``fold_in(PRNGKey(seed), start)`` and
     returns the first ``count``; conditional generators get ``exp.conditioning.sample(batch_size, seed, start)``:
     class-conditional ones the labels ``start, start + 1, ... mod classes`` (``n`` samples hold every class equally
-    often, to within one), cluster-conditional ones clusters drawn from their frequencies.
+    often, to within one), cluster-conditional ones clusters drawn from their frequencies. ``truncation=T``
+    draws the latents from a standard normal truncated to ``[-T, T]`` (BigGAN's truncation trick,
+    :func:`jaxgan.latent.truncated_normal`) instead of the run's latent distribution.
     """
     key = jax.random.PRNGKey(seed)
     cond = exp.conditioning
 
     def sample_fn(start: int, count: int) -> np.ndarray:
         labels = None if cond is None else cond.sample(batch_size, seed, start)
+        if truncation is not None:
+            from jaxgan import latent
+
+            z = latent.truncated_normal(jax.random.fold_in(key, start), (batch_size, exp.config.latent_dim),
+                                        truncation)
+            return sampling.images_from_latents(exp, state, z, labels)[:count]
         return sampling.sample(exp, state, jax.random.fold_in(key, start), batch_size, labels)[:count]
 
     return sample_fn
@@ -143,6 +152,7 @@ def evaluate_experiment(
     seed: int = 0,
     progress: bool = False,
     log: Callable[[str], None] | None = None,
+    truncation: float | None = None,
 ) -> dict[str, float]:
     """Named metrics of a live ``state`` of ``exp`` (no files read besides the caches in ``workdir``).
 
@@ -156,6 +166,7 @@ def evaluate_experiment(
       seed: the latents of the generated samples and KID's subsets.
       progress: tqdm bars over feature batches.
       log: receives progress lines (classifier training); ``None``: silent.
+      truncation: sample with truncated latents (see :func:`make_sampler`).
 
     Returns:
       ``{key: float}``: ``fid10k``, ``kid10k``, ``kid10k_std``, ``pr10k_precision``, ..., ``is10k``, ``is10k_std``.
@@ -166,7 +177,7 @@ def evaluate_experiment(
     return registry.compute_metrics(
         [s.name for s in specs],
         extractor=extractor,
-        sample_fn=make_sampler(exp, state, seed=seed, batch_size=extractor.batch_size),
+        sample_fn=make_sampler(exp, state, seed=seed, batch_size=extractor.batch_size, truncation=truncation),
         real_images=real,
         cache_dir=Path(workdir) / EVAL_CACHE,
         dataset_key=key,
@@ -304,6 +315,7 @@ def measure_workdir(
     inception_weights: str | os.PathLike | None = None,
     seed: int = 0,
     progress: bool = True,
+    truncation: float | None = None,
 ) -> tuple[dict[str, float], dict[str, Any]]:
     """Computes metrics of a trained workdir's newest checkpoint and writes nothing in it but caches
     (``jaxgan eval`` prints them, then merges them into ``report.json`` with :func:`merge_report`).
@@ -320,6 +332,8 @@ def measure_workdir(
       inception_weights: the FID Inception-v3 ``.npz`` (needed by ``"inception"``).
       seed: the generated samples' latents and KID's subsets.
       progress: progress bars and messages on stderr.
+      truncation: sample with latents from a normal truncated to ``[-T, T]`` (BigGAN's truncation trick); the
+        values' names then carry it after the metric's (``pr10k_trunc0.5_precision``, ``fid10k_trunc0.5``).
 
     Returns:
       ``(values, info)``: the new values, ``{"fid10k": ..., "kid10k": ..., "kid10k_std": ...,
@@ -337,6 +351,9 @@ def measure_workdir(
     t0 = time.time()
     # Checks that need nothing loaded come first.
     specs = registry.parse_metrics(metrics)
+    if truncation is not None and not (isinstance(truncation, (int, float)) and np.isfinite(truncation)
+                                       and truncation > 0):
+        raise ValueError(f"truncation must be a finite number > 0, got {truncation!r}")
     if isinstance(features, str):
         _check_features_name(features)
         if features == "inception" and inception_weights is None:
@@ -359,13 +376,17 @@ def measure_workdir(
     try:
         extractor = make_extractor(features, exp, caches, inception_weights=inception_weights, log=log)
         values = evaluate_experiment(
-            exp, state, [s.name for s in specs], caches, features=extractor, seed=seed, progress=progress, log=log
+            exp, state, [s.name for s in specs], caches, features=extractor, seed=seed, progress=progress, log=log,
+            truncation=truncation,
         )
     finally:
         if caches != workdir:
             shutil.rmtree(caches, ignore_errors=True)
     seconds = round(time.time() - t0, 2)
     values, renamed = _name_by_features(values, specs, features, exp, inception_weights)
+    if truncation is not None:
+        values, renamed = _rename(values, {s.name: f"{renamed.get(s.name, s.name)}_trunc{truncation:g}"
+                                           for s in specs}, renamed)
     info = {
         s.name: {
             "step": int(step),
@@ -375,6 +396,7 @@ def measure_workdir(
             "sampling_params": "ema" if exp.sampling_state(state).ema else "generator",
             "seed": int(seed),
             "seconds": seconds,
+            **({} if truncation is None else {"truncation": float(truncation)}),
         }
         for s in specs
     }
@@ -393,12 +415,18 @@ def _name_by_features(values, specs, features, exp, inception_weights) -> tuple[
         default = None
     if features == default:
         return values, {}
-    renamed = {s.name: f"{s.name}_{features}" for s in specs}
+    return _rename(values, {s.name: f"{s.name}_{features}" for s in specs}, {})
+
+
+def _rename(values: dict[str, float], names: dict[str, str], before: dict[str, str]):
+    """``values`` with each key's metric prefix (a key of ``before``'s values, or of ``names``) replaced by
+    ``names[metric]``; returns them and the metric -> name map."""
     out = {}
+    current = {before.get(m, m): m for m in names}  # the prefix each metric's keys have now -> the metric
     for key, value in values.items():
-        metric = next(m for m in sorted(renamed, key=len, reverse=True) if key.startswith(m))
-        out[renamed[metric] + key[len(metric):]] = value
-    return out, renamed
+        prefix = next(p for p in sorted(current, key=len, reverse=True) if key.startswith(p))
+        out[names[current[prefix]] + key[len(prefix):]] = value
+    return out, names
 
 
 def _cache_root(workdir: Path) -> Path:

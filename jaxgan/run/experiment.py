@@ -27,6 +27,7 @@ PENALTIES: dict[str, Callable[[float], penalties.Penalty]] = {
     "dragan": lambda w: penalties.dragan_penalty(weight=w),
     "r1": lambda gamma: penalties.r1_penalty(gamma=gamma),
     "r2": lambda gamma: penalties.r2_penalty(gamma=gamma),
+    "drift": lambda epsilon: penalties.drift_penalty(epsilon=epsilon),  # ProGAN's 0.001 * E[D(x)^2]
 }
 TOY_DATA = ("ring", "grid", "gaussian_1d", "gaussian_2d")
 
@@ -70,6 +71,9 @@ class Experiment(NamedTuple):
     system: Any = None
     init_inputs: Any = None
     code: Any = None
+    schedule: Any = None  # a jaxgan.progressive.Schedule for a growing run (model "progan"), else None
+    nets_at: Any = None  # growing runs: nets_at(resolution, alpha) -> (generator, discriminator) Nets
+    phase_generators: Any = None  # growing runs: {(resolution, alpha): Net}, so that sampling compiles once each
 
     def host_batches(self, step: int, k: int) -> dict[str, np.ndarray]:
         """This process's rows of the real batches of steps ``step .. step + k - 1``, stacked ``[k, rows, ...]``."""
@@ -78,7 +82,20 @@ class Experiment(NamedTuple):
     # A family other than the plain GAN (``config.family``) is a :class:`jaxgan.system.System` on a
     # :class:`jaxgan.system.SystemState`; the plain GAN keeps the two-network :class:`jaxgan.state.GANState`.
 
-    def make_train_step(self, replicas: train.Replicas = train.Replicas()):
+    def make_train_step(self, replicas: train.Replicas = train.Replicas(), phase: int | None = None):
+        """The pure train step; a growing run has one per phase (``phase``, default 0:
+        :func:`jaxgan.progressive.make_progressive_step`)."""
+        if self.schedule is not None:
+            from jaxgan import progressive
+
+            def make(g, d):
+                return train.make_train_step(g, d, self.loss, self.g_optimizer, self.d_optimizer,
+                                             replicas=replicas, **self.step_kwargs)
+
+            return progressive.make_progressive_step(
+                self.schedule.phases[phase or 0], self.nets_at, make,
+                g_optimizer=self.g_optimizer, d_optimizer=self.d_optimizer,
+            )
         if self.system is not None:
             from jaxgan.system import make_system_step
 
@@ -106,17 +123,35 @@ class Experiment(NamedTuple):
             z=z, x=x, labels=labels, loss_state=self.loss.init_state(), ema=c.ema_decay is not None,
         )
 
+    def generator_at(self, step: int) -> adapters.Net:
+        """The generator that samples a state of ``step`` completed steps: ``self.generator``, except in a growing
+        run, where it is the network of the phase of the last step taken (at the phase's resolution) at the
+        fade-in weight of ``step`` (so at a phase's end its stabilised network; at the run's end the full one)."""
+        if self.schedule is None:
+            return self.generator
+        step = int(step)
+        phase = self.schedule.phase(max(step - 1, 0))
+        alpha = float(phase.alpha(step))
+        if phase.index == len(self.schedule.phases) - 1 and alpha == 1.0:
+            return self.generator
+        key = (phase.resolution, alpha)
+        if key not in self.phase_generators:
+            self.phase_generators[key] = self.nets_at(phase.resolution, alpha)[0]
+        return self.phase_generators[key]
+
     def generate(self, state, key: jax.Array, n: int, labels: jax.Array | None = None) -> jax.Array:
         """``n`` samples from the sampling params (EMA when present), in inference mode; ``state`` is a full
         state or a :class:`jaxgan.state.SamplingState`. Traceable; :func:`jaxgan.run.sampling.sample` is its jitted
         form."""
         s = self.sampling_state(state)
-        return generator_outputs(self.generator, self.latent_fn, s.sampling_params, s.g_model_state, key, n, labels)
+        return generator_outputs(self.generator_at(s.step), self.latent_fn, s.sampling_params, s.g_model_state,
+                                 key, n, labels)
 
     def generate_from(self, state, z: jax.Array, labels: jax.Array | None = None, key: jax.Array | None = None):
         """The generator's outputs for explicit latents ``z [n, ...]`` (inference mode)."""
         s = self.sampling_state(state)
-        return generator_outputs(self.generator, None, s.sampling_params, s.g_model_state, key, None, labels, z)
+        return generator_outputs(self.generator_at(s.step), None, s.sampling_params, s.g_model_state,
+                                 key, None, labels, z)
 
     def sampling_state(self, state) -> SamplingState:
         """The generator part of a :class:`jaxgan.state.GANState` or :class:`jaxgan.system.SystemState` (the EMA
@@ -311,14 +346,23 @@ def build(config: Config) -> Experiment:
             task=ImageTask(dataset, batcher, cond, c.batch_size), system=parts.system,
             init_inputs=parts.init_inputs, code=parts.code,
         )
-    generator = with_compute_dtype(c, adapters.from_linen(g_mod))
-    discriminator = with_compute_dtype(c, adapters.from_linen(d_mod))  # remedies wrap it: they stay float32
-    if c.instance_noise > 0:
-        discriminator = remedies.instance_noise(discriminator, c.instance_noise)
-    if c.pack > 1:
-        discriminator = remedies.pack(discriminator, c.pack)
-    if c.augment:  # outermost: each sample is augmented on its own, before any packing
-        discriminator = augment.augment_discriminator(discriminator, c.augment)
+    schedule, nets_at = None, None
+    if c.model == "progan":  # progressive growing: one Net per phase and fade-in weight (jaxgan.progressive)
+        from jaxgan import progressive
+        from jaxgan.models import progan
+
+        schedule = progressive.schedule(c.growing["resolutions"], c.growing["fade_steps"], c.growing["stable_steps"],
+                                        c.steps)
+
+        def nets_at(resolution, alpha):
+            g = with_compute_dtype(c, progan.fade_net(g_mod.clone(resolution=resolution), alpha))
+            d = with_compute_dtype(c, progan.fade_net(d_mod.clone(resolution=resolution), alpha))
+            return g, _discriminator_remedies(c, d)
+
+        generator, discriminator = nets_at(data_shape[0], 1.0)
+    else:
+        generator = with_compute_dtype(c, adapters.from_linen(g_mod))
+        discriminator = _discriminator_remedies(c, with_compute_dtype(c, adapters.from_linen(d_mod)))
 
     latent_fn = toy.normal_latent(c.latent_dim) if c.latent == "normal" else toy.uniform_latent(c.latent_dim)
 
@@ -349,4 +393,17 @@ def build(config: Config) -> Experiment:
         d_optimizer=d_opt, step_kwargs=step_kwargs, latent_fn=latent_fn, data_shape=data_shape,
         toy=toy_dist, dataset=dataset, rows_per_step=rows, batcher=batcher, conditioning=cond,
         task=ToyTask(toy_dist, rows) if toy_dist is not None else ImageTask(dataset, batcher, cond, rows),
+        schedule=schedule, nets_at=nets_at, phase_generators={} if schedule is not None else None,
     )
+
+
+def _discriminator_remedies(c: Config, discriminator: adapters.Net) -> adapters.Net:
+    """The config's remedies around the discriminator (they stay float32): instance noise, PacGAN packing and,
+    outermost, DiffAugment (each sample is augmented on its own, before any packing)."""
+    if c.instance_noise > 0:
+        discriminator = remedies.instance_noise(discriminator, c.instance_noise)
+    if c.pack > 1:
+        discriminator = remedies.pack(discriminator, c.pack)
+    if c.augment:
+        discriminator = augment.augment_discriminator(discriminator, c.augment)
+    return discriminator

@@ -267,12 +267,20 @@ def _train(run: Prepared, stop: preemption.StopRequest, t0: float, *, quiet: boo
         # (3) the loop
         state = runner.put(state)
         bar = Progress(total=c.steps, initial=start, enabled=progress and primary and not quiet)
+        t_loop, t_eval = time.time(), 0.0  # the loop's time, and what its evaluations took of it
         stopped = stop.name if (stop.signal is not None and runner.num_hosts == 1) else None
         last_metrics: dict[str, Any] = {}
         step, chunk = start, 0
         last_saved = start if restored is not None else None
+        growing = exp.schedule
+        if primary and growing is not None and 0 < step < c.steps and growing.is_phase_end(step):
+            from jaxgan.run.growing import phase_end  # a run stopped at a phase's end before its evaluation
+
+            phase_end(exp, runner.get(state), workdir, step, writer, read_metrics(workdir))
         while step < c.steps and stopped is None:
             k = min(c.steps_per_call, c.steps - step)
+            if growing is not None:  # a chunk ends at a phase's end
+                k = min(k, growing.next_boundary(step) - step)
             state, metrics = runner.run(state, step, k)
             prev, step, chunk = step, step + k, chunk + 1
             last_metrics = runner.metrics_to_host(metrics)
@@ -282,15 +290,25 @@ def _train(run: Prepared, stop: preemption.StopRequest, t0: float, *, quiet: boo
             if primary and (step // c.sample_every > prev // c.sample_every):
                 _write_samples(exp, runner.get(state), workdir / "samples" / f"step_{step:07d}.png", step)
             stop_now = preemption.should_stop(ckpt, chunk, stop.signal is not None)
-            if step // c.checkpoint_every > prev // c.checkpoint_every or stop_now or step == c.steps:
+            phase_end = growing is not None and growing.is_phase_end(step)
+            if step // c.checkpoint_every > prev // c.checkpoint_every or stop_now or step == c.steps or phase_end:
                 ckpt.save(step, runner.get(state), current, data=exp.task.data_position(step))
                 last_saved = step
                 if eval_hook is not None and not stop_now and step < c.steps:
+                    t = time.time()
                     values = eval_hook(exp, runner.get(state), workdir)
+                    t_eval += time.time() - t
                     writer.write(step, {f"eval/{k}": v for k, v in values.items()})
+            if phase_end and primary and not stop_now:
+                from jaxgan.run.growing import phase_end
+
+                t = time.time()
+                phase_end(exp, runner.get(state), workdir, step, writer)
+                t_eval += time.time() - t
             if stop_now:
                 stopped = stop.name or "SIGTERM"  # a preemption notice seen by another process
         bar.close()
+        train_time = time.time() - t_loop - t_eval
         ckpt.wait()
         host_state = runner.get(state)
 
@@ -309,6 +327,8 @@ def _train(run: Prepared, stop: preemption.StopRequest, t0: float, *, quiet: boo
             "hosts": runner.num_hosts,
             "parallel": c.parallel,
             "wall_time_s": round(time.time() - t0, 2),
+            # the loop's steps (compilation, samples, checkpoints included; evaluations during it not) this call
+            "train_time_s": round(train_time, 2),
             "resumed_from": start if restored is not None else None,
             "skipped_checkpoints": [
                 {"step": s, "reason": r} for s, r in (restored.skipped if restored is not None else ())
@@ -320,6 +340,10 @@ def _train(run: Prepared, stop: preemption.StopRequest, t0: float, *, quiet: boo
         }
         if primary:
             report["eval"] = exp.task.final_eval(exp, host_state, workdir, write_file)
+            if exp.schedule is not None:
+                from jaxgan.run import growing
+
+                report["eval"]["phases"] = growing.phases_report(exp, read_metrics(workdir))
             if eval_hook is not None:
                 report["eval"].update(eval_hook(exp, host_state, workdir))
             _write_samples(exp, host_state, workdir / "samples" / f"step_{step:07d}.png", step)
@@ -366,8 +390,6 @@ def _close_quietly(ckpt: checkpoint.Checkpointer, writer: MetricsWriter | None) 
 
 def _intact(steps: list[int]) -> str:
     return f"the checkpoints of steps {steps} are intact" if steps else "no checkpoint had been written yet"
-
-
 
 
 def summary(report: dict[str, Any]) -> str:

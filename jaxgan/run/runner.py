@@ -8,6 +8,7 @@ runs.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -55,6 +56,23 @@ def make_runner(exp, mode: str = "none") -> Runner:
 
     def run(state, step, k):
         return exp.task.run(dp, state, step, k)  # the task knows its data: on-device toy draws, host batches
+
+    if exp.schedule is not None:  # a growing run: one step (compiled on first use) per phase
+        phases = [dp] + [
+            parallel.data_parallel(functools.partial(exp.make_train_step, phase=p.index), mode, n_critic=c.n_critic)
+            for p in exp.schedule.phases[1:]
+        ]
+
+        def run_growing(state, step, k):  # k steps, split at phase ends
+            metrics = None
+            while k > 0:
+                phase = exp.schedule.phase(step)
+                n = min(k, phase.end - step)
+                state, metrics = exp.task.run(phases[phase.index], state, step, n)
+                step, k = step + n, k - n
+            return state, metrics
+
+        run = run_growing
 
     def metrics_to_host(metrics) -> dict[str, float]:
         return {name: float(np.asarray(v).reshape(-1)[-1]) for name, v in dp.get(metrics).items()}

@@ -73,7 +73,7 @@ def sample(exp: experiment.Experiment, state, key: jax.Array, n: int, labels=Non
     """
     s = exp.sampling_state(state)
     return np.asarray(_generate(s.sampling_params, s.g_model_state, key, labels, None,
-                                generator=exp.generator, latent_fn=exp.latent_fn, n=n))
+                                generator=exp.generator_at(s.step), latent_fn=exp.latent_fn, n=n))
 
 
 def images_from_latents(exp: experiment.Experiment, state, z, labels=None) -> np.ndarray:
@@ -81,7 +81,7 @@ def images_from_latents(exp: experiment.Experiment, state, z, labels=None) -> np
     :meth:`jaxgan.run.experiment.Experiment.generate_from`."""
     s = exp.sampling_state(state)
     return np.asarray(_generate(s.sampling_params, s.g_model_state, None, labels, z,
-                                generator=exp.generator, latent_fn=None, n=None))
+                                generator=exp.generator_at(s.step), latent_fn=None, n=None))
 
 
 def generate(exp: experiment.Experiment, state, n: int, seed: int = 0) -> np.ndarray:

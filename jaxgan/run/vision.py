@@ -14,6 +14,9 @@ Model families (``config.model``) and what ``config.model_kwargs["generator"]`` 
   ablation switches are generator kwargs (``shared_embedding``, ``hierarchical``, ``attention_resolution``;
   ``ch``, ``shared_dim``) and discriminator kwargs (``attention_resolution``, ``ch``); hierarchical latents need
   ``latent_dim`` divisible by 4. Orthogonal regularization is ``config.g_ortho``.
+* ``progan``: :class:`jaxgan.models.progan.ProGANGenerator` / ``ProGANDiscriminator`` (Karras et al. 2018),
+  unconditional, square power-of-two images, grown in the phases of ``config.growing``
+  (:mod:`jaxgan.progressive`); kwargs ``fmap_base``, ``fmap_max`` (widths), ``mbstd_group_size`` (D).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from jaxgan.data import images
 from jaxgan.run import plots
 from jaxgan.run.config import Config
 
-MODEL_FAMILIES = ("dcgan", "sngan", "began", "biggan")
+MODEL_FAMILIES = ("dcgan", "sngan", "began", "biggan", "progan")
 
 
 def load_data(c: Config) -> images.ImageDataset:
@@ -87,6 +90,20 @@ def build_modules(c: Config, dataset: images.ImageDataset, num_classes: int | No
                              f"latent_dim must divide by 4, got {c.latent_dim}")
         g = biggan.BigGANGenerator(channels=ch, num_classes=num_classes, bn_axis_name=axis, **g_kw)
         d = biggan.BigGANDiscriminator(num_classes=num_classes, **d_kw)
+    elif c.model == "progan":
+        from jaxgan.models import progan
+
+        if h < 8 or 2 ** int(np.log2(h)) != h:
+            raise ValueError(f"progan takes square images whose side is a power of two >= 8; set image_size=32 "
+                             f"(data is {h}x{w})")
+        if num_classes is not None:
+            raise ValueError("model progan is unconditional: set conditional=false and clusters=null")
+        resolutions = c.growing.get("resolutions", [h])
+        if resolutions[-1] != h:
+            raise ValueError(f"config field growing: the last resolution must be the images' {h}, got "
+                             f"{resolutions[-1]} (set image_size or the resolutions)")
+        g = progan.ProGANGenerator(resolution=h, max_resolution=h, channels=ch, **g_kw)
+        d = progan.ProGANDiscriminator(resolution=h, max_resolution=h, **d_kw)
     else:
         raise ValueError(
             f"model {c.model!r} does not take image data; image models: {', '.join(MODEL_FAMILIES)}"

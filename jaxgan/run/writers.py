@@ -118,7 +118,8 @@ def read_metrics(workdir: str | Path) -> list[dict[str, Any]]:
 
 
 class Progress:
-    """A tqdm bar over steps showing steps/s and the latest ``d/loss`` and ``g/loss``."""
+    """A tqdm bar over steps showing steps/s and the latest ``d/loss`` and ``g/loss``; in a growing run also the
+    phase, as ``res=16x16 fade=0.42`` (``phase/resolution``, ``phase/alpha``: ``fade=1.00`` while it stabilises)."""
 
     def __init__(self, total: int, initial: int = 0, enabled: bool = True):
         self._bar = None
@@ -132,7 +133,11 @@ class Progress:
             return
         self._bar.update(step - self._bar.n)
         if metrics:
-            shown = {k: f"{float(metrics[k]):.3f}" for k in ("d/loss", "g/loss") if k in metrics}
+            shown = {}
+            if "phase/resolution" in metrics:
+                r = int(metrics["phase/resolution"])
+                shown = {"res": f"{r}x{r}", "fade": f"{float(metrics['phase/alpha']):.2f}"}
+            shown.update({k: f"{float(metrics[k]):.3f}" for k in ("d/loss", "g/loss") if k in metrics})
             self._bar.set_postfix(shown, refresh=False)
 
     def close(self) -> None:
