@@ -32,7 +32,7 @@ def get_config():
         image_size=32,
         model="progan",
         model_kwargs={"generator": dict(widths), "discriminator": dict(widths)},
-        growing={"resolutions": [4, 8, 16, 32], "fade_steps": 500, "stable_steps": 500},
+        growing={"resolutions": [4, 8, 16, 32], "fade_steps": 400, "stable_steps": 400},
         latent_dim=128,
         loss="wasserstein",
         penalties={"gp": 10.0, "drift": 0.001},
@@ -42,7 +42,7 @@ def get_config():
         b2=0.99,
         ema_decay=0.99,
         lr_schedule="constant",
-        steps=4600,
+        steps=3800,
         sample_every=500,
         checkpoint_every=500,
     )
