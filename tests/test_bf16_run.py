@@ -20,10 +20,15 @@ TINY = dict(data="digits", image_size=28, model="dcgan", batch_size=8, latent_di
 RUNS = {"gan": dict(), "cgan": dict(conditional=True), "acgan": dict(family="acgan", conditional=True)}
 BIGGAN = dict(image_size=32, model="biggan", conditional=True, loss="hinge", latent_dim=8, model_kwargs={
     "generator": {"ch": 8, "shared_dim": 4}, "discriminator": {"ch": 8}})
+PROGAN = dict(image_size=16, model="progan", loss="wasserstein", penalties={"gp": 10.0, "drift": 0.001}, steps=9,
+              growing={"resolutions": [4, 8, 16], "fade_steps": 2, "stable_steps": 2},
+              model_kwargs={"generator": {"fmap_base": 32, "fmap_max": 8}, "discriminator": {"fmap_base": 32,
+                                                                                          "fmap_max": 8}})
+OWN = {"biggan": BIGGAN, "progan": PROGAN}
 
 
 def _config(run, dtype, **kw):
-    return Config(**{**TINY, **(BIGGAN if run == "biggan" else RUNS[run]), "compute_dtype": dtype, **kw})
+    return Config(**{**TINY, **OWN.get(run, RUNS.get(run, {})), "compute_dtype": dtype, **kw})
 
 
 def _run(exp, state, start, k):
@@ -52,15 +57,17 @@ def test_compute_dtype_is_validated():
         validate(_config("gan", "bf16"))
 
 
-@pytest.mark.parametrize("run", [*sorted(RUNS), "biggan"])
+@pytest.mark.parametrize("run", [*sorted(RUNS), "biggan", "progan"])
 def test_every_convolution_and_matrix_product_of_a_bf16_step_is_bf16(run):
     """The step's whole program: forward and backward of every network, every player (the float32 run has none);
-    BigGAN's spectral-norm power iterations and attention included. Traced and lowered only, not compiled."""
+    BigGAN's spectral-norm power iterations and attention included; ProGAN's 8x8 phase, fading in (the gradient
+    penalty's double backward included). Traced and lowered only, not compiled."""
     for dtype, expected in (("bfloat16", "bf16>"), ("float32", "f32>")):
         exp = experiment.build(_config(run, dtype))
         state = jax.eval_shape(exp.init_state)
         batch = {k: v[0] for k, v in exp.host_batches(0, 1).items()}
-        hlo = jax.jit(exp.make_train_step()).lower(state, batch).as_text()
+        step = exp.make_train_step(phase=1) if run == "progan" else exp.make_train_step()
+        hlo = jax.jit(step).lower(state, batch).as_text()
         ops = [line for line in hlo.splitlines() if "stablehlo.convolution" in line or "stablehlo.dot_general" in line]
         # spectral norm's power iteration ([1, n] vectors u, v against the kernel, and sigma's gradient) runs with
         # the float32 u of the model state; every product of a batch is in the compute dtype

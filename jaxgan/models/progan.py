@@ -221,7 +221,7 @@ class ProGANGenerator(nn.Module):
         if r == BASE_RESOLUTION:
             return image
         old = upscale(to_rgb[r // 2](features[r // 2]))
-        return old + (image - old) * alpha
+        return old + (image - old) * jnp.asarray(alpha, image.dtype)  # a float32 alpha would promote bf16
 
 
 class ProGANDiscriminator(nn.Module):
@@ -280,7 +280,7 @@ class ProGANDiscriminator(nn.Module):
             h = block(_lrelu(from_rgb[r](images)), r)
             if r > BASE_RESOLUTION:
                 old = _lrelu(from_rgb[r // 2](nn.avg_pool(images, (2, 2), strides=(2, 2))))
-                h = old + (h - old) * fade
+                h = old + (h - old) * jnp.asarray(fade, h.dtype)
                 for s in reversed(resolutions):
                     if s < r:
                         h = block(h, s)
