@@ -23,7 +23,8 @@ Expected result: see RESULT.
 from jaxgan.configs._images import image_config
 
 RESULT = (
-    "3,000 steps on the project's 2-core CPU (AMD EPYC VM, 2026-12-02), shared with other jobs for all of it: "
+    "3,000 steps on a 2-core Intel Xeon VM (2026-12-02; earlier sessions' figures are from an AMD EPYC VM), "
+    "shared with other jobs throughout: "
     "81 min (1,200 steps in 33 min, stopped with SIGTERM and resumed, then 1,800 in 48 min); alone it ran 1.08 s a "
     "step, about 54 min. On 2,000 EMA samples, 200 per class: conditional accuracy 96.75 % (bar: cgan_mnist's "
     "98.6 %, missed by 1.85 points), 93.4 % classified with confidence > 0.9 (bar 96 %, missed by 2.6 points), "

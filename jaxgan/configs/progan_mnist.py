@@ -24,8 +24,9 @@ from jaxgan.configs._images import image_config
 
 RESULT = (
     "3,800 steps in 22.8 min of training (1,369 s; 24.5 min for the whole command with the digit classifier's "
-    "training, the four phase FIDs and the final scoring) alone on the project's 2-core CPU (AMD EPYC VM, "
-    "2026-12-02). FID in the digit classifier's features (10,000 EMA samples against the 10,000 real digits, each "
+    "training, the four phase FIDs and the final scoring) alone on a 2-core Intel Xeon VM "
+    "(2026-12-02; the DCGAN figures below come from earlier sessions' AMD EPYC VM). FID in the digit "
+    "classifier's features (10,000 EMA samples against the 10,000 real digits, each "
     "box-filtered to the phase's resolution): 4.42 at the end of 4x4, 7.10 at 8x8, 20.14 at 16x16, 9.49 at 32x32 "
     "(the final generator); precision 0.654, recall 0.701, density 0.291, coverage 0.230 (pr10k); 45.9 % of 2,000 "
     "samples classified with confidence > 0.9, class entropy 0.971 * log 10 (the classifier: 99.3 % accurate, "
