@@ -82,10 +82,6 @@ class Schedule(NamedTuple):
         """Whether ``step`` completed steps end a phase (after the last step of one)."""
         return any(p.end == step for p in self.phases)
 
-    @property
-    def resolutions(self) -> tuple[int, ...]:
-        return tuple(p.resolution for p in self.phases)
-
 
 def schedule(resolutions: Sequence[int], fade_steps: int, stable_steps: int, total_steps: int) -> Schedule:
     """The :class:`Schedule` of phases at ``resolutions`` (increasing powers of two, each twice the one before).
@@ -173,5 +169,4 @@ def make_progressive_step(
         return state, metrics
 
     step.n_critic = getattr(probe, "n_critic", 1)
-    step.phase = phase
     return step

@@ -262,3 +262,13 @@ def test_two_devices_give_the_numbers_of_one(tmp_path):
     for mode in ("pmap", "mesh"):
         for a, b in zip(out["none"], out[mode]):
             np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=2e-4, atol=2e-5)
+
+
+def test_real_images_for_a_phase_fid_are_box_filtered_like_the_network_sees_them():
+    from jaxgan.models.progan import downsample_to, upscale
+    from jaxgan.run.growing import real_at
+
+    x = np.random.default_rng(3).uniform(-1, 1, (5, 16, 16, 1)).astype(np.float32)
+    for r in (4, 8, 16):
+        want = np.asarray(upscale(downsample_to(jnp.asarray(x), r), 16 // r)) if r < 16 else x
+        np.testing.assert_allclose(real_at(x, r), want, atol=1e-6)

@@ -31,13 +31,12 @@ def _to_full(images: np.ndarray, size: int) -> np.ndarray:
 
 def real_at(images: np.ndarray, resolution: int) -> np.ndarray:
     """Real images ``[n, R, R, c]`` as the phase at ``resolution`` sees them, back at ``R``: box-filtered to
-    ``resolution`` and upscaled by repetition."""
-    from jaxgan.models.progan import downsample_to
-
-    out = []
-    for i in range(0, len(images), 1000):
-        out.append(np.asarray(jax.jit(downsample_to, static_argnums=1)(images[i:i + 1000], resolution)))
-    return _to_full(np.concatenate(out), images.shape[1])
+    ``resolution`` (the mean of each ``R/resolution``-square, :func:`jaxgan.models.progan.downsample_to`) and
+    upscaled by repetition."""
+    n, size, _, c = images.shape
+    f = size // resolution
+    pooled = images.reshape(n, resolution, f, resolution, f, c).mean(axis=(2, 4), dtype=np.float32)
+    return _to_full(pooled, size)
 
 
 def phase_metrics(exp, state, workdir: str | Path, step: int, *, seed: int = 0) -> dict[str, float]:
