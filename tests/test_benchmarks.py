@@ -194,3 +194,97 @@ def test_end_to_end_tiny_run(tmp_path):
     if env.get("torch"):
         assert "jaxgan/torch_eager" in ratios
         assert all(r["equal"] for r in records if r["record"] == "flop_check")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the per-layer profile (jaxgan/bench/layers.py, benchmarks/layer_profile.py)
+
+
+def test_layer_profile_reads_the_shipped_layers_and_their_multiply_adds():
+    from jaxgan.bench import layers
+
+    got = [(x.net, x.name, x.describe(), x.reads_input) for x in layers.model_layers("dcgan28", 2)]
+    assert got == [
+        ("G", "Dense_0", "dense 100->6272", True),
+        ("G", "Upsample2x_0/conv_transpose", "up2x 7x7x128->64", False),
+        ("G", "Upsample2x_1/conv_transpose", "up2x 14x14x64->1", False),
+        ("D", "Conv_0", "conv4x4 s2 28x28x1->64", True),
+        ("D", "Conv_1", "conv4x4 s2 14x14x64->128", False),
+        ("D", "head", "dense 6272->1", False),
+    ]
+    for model in ("dcgan28", "sngan32"):  # the same multiply-adds as the step benchmark's analytic count
+        found = layers.model_layers(model, 3)
+        g, _, d, _ = flops.layer_macs(model)
+        assert sum(x.macs for x in found if x.net == "G") == 3 * sum(g), model
+        assert sum(x.macs for x in found if x.net == "D") == 3 * sum(d), model
+
+
+def _layer_results(fns, args):
+    import numpy as np
+
+    return {d: np.asarray(f(*args)) for d, f in fns.items()}
+
+
+def test_layer_profile_forms_compute_the_same_products():
+    import numpy as np
+
+    from jaxgan.bench import layers
+
+    for layer in layers.model_layers("dcgan28", 2):
+        x, w, dy = layers.arrays(layer)
+        results = {form: _layer_results(layers.directions(f), (x, w, dy)) for form, f in layers.forms(layer).items()}
+        ref = results.pop(next(iter(results)))
+        assert set(results) == {"dense": set(), "up2x": {"subpixel", "phases"}, "conv": {"s2d"}}[layer.kind]
+        for form, got in results.items():
+            for d in layers.DIRECTIONS:
+                np.testing.assert_allclose(got[d], ref[d], atol=1e-3, rtol=1e-4, err_msg=f"{layer.name} {form} {d}")
+
+
+def test_layer_profile_torch_layers_compute_the_same_products(torch_ref):
+    import numpy as np
+
+    from jaxgan.bench import layers
+
+    odd = layers.Layer("D", "Conv_2", "conv", (2, 7, 7, 8), 16, (4, 4), (2, 2), ((1, 2), (1, 2)))  # "SAME" 7 -> 4
+    found = layers.model_layers("dcgan28", 2) + layers.model_layers("sngan32", 1)[:3] + [odd]
+    for layer in found:
+        x, w, dy = layers.arrays(layer)
+        ref = _layer_results(layers.directions(next(iter(layers.forms(layer).values()))), (x, w, dy))
+        t = layers.torch_directions(layer, threads=1)
+        prep = t.pop("prep", None)
+        tx, tw, tdy = layers.to_torch(layer, x, w, dy)
+        targs = (prep(tx) if prep else tx, tw, tdy)
+        got = {d: t[d](*targs).numpy() for d in layers.DIRECTIONS}
+        if layer.kind != "dense":  # back to NHWC / HWIO
+            got["fwd"] = got["fwd"].transpose(0, 2, 3, 1)
+            got["dx"] = got["dx"].transpose(0, 2, 3, 1)
+            (t_, b), (le, r) = layer.padding
+            if prep is not None:  # the gradient of the explicitly padded input: cut the border
+                got["dx"] = got["dx"][:, t_ : got["dx"].shape[1] - b, le : got["dx"].shape[2] - r]
+            if layer.kind == "up2x":
+                got["dw"] = got["dw"].transpose(2, 3, 0, 1)[::-1, ::-1]
+            else:
+                got["dw"] = got["dw"].transpose(2, 3, 1, 0)
+        else:
+            got["dw"] = got["dw"].T
+        for d in layers.DIRECTIONS:
+            np.testing.assert_allclose(got[d], ref[d], atol=1e-3, rtol=1e-4, err_msg=f"{layer.name} torch {d}")
+
+
+def test_layer_profile_end_to_end(tmp_path, capsys):
+    from jaxgan.bench import layers
+
+    out = tmp_path / "layers.jsonl"
+    assert layers.main(["--model", "dcgan28", "--batch", "2", "--reps", "1", "--rounds", "1", "--no-torch",
+                        "--layers", "Conv_,Upsample2x_0", "--json", str(out)]) == 0  # fmt: skip
+    text = capsys.readouterr().out
+    rows = [line for line in text.splitlines() if line.startswith("| ") and "ms" not in line]
+    # Upsample2x_0: transpose / subpixel / phases; Conv_0 and Conv_1: xla / s2d
+    assert [r.split(" | ")[1] + " " + r.split(" | ")[3] for r in rows] == [
+        "Upsample2x_0/conv_transpose transpose", "Upsample2x_0/conv_transpose subpixel",
+        "Upsample2x_0/conv_transpose phases", "Conv_0 xla", "Conv_0 s2d", "Conv_1 xla", "Conv_1 s2d",
+    ]  # fmt: skip
+    assert "(" in rows[3]  # Conv_0 reads the images: its dx column is marked as one a step never computes
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(records) == 7 * 3 and all(r["ms"] > 0 and r["gflops"] > 0 for r in records)
+    assert {r["mflop"] for r in records if r["layer"] == "Conv_1"} == {2 * 2 * 7 * 7 * 16 * 64 * 128 / 1e6}

@@ -117,6 +117,44 @@ def test_per_stage_upsample_list_must_name_one_method_per_stage():
         jax.eval_shape(lambda: g.init(jax.random.key(0), z, train=False))
 
 
+@pytest.mark.parametrize("res, stages", [(28, None), (28, 3), (32, None)])
+@pytest.mark.parametrize("downsample", ["s2d", "s2d,xla"])
+def test_s2d_discriminator_equals_the_nn_conv_discriminator_with_the_same_params(res, stages, downsample):
+    """``downsample="s2d"`` computes the same function from the same parameters (28x28's third stage: a 7x7 map
+    padded "SAME"); gradients included."""
+    n = stages or (2 if res == 28 else 3)
+    downsample = downsample if "," not in downsample else ",".join(["s2d"] + ["xla"] * (n - 1))
+    x = _images(3, res, 1)
+    d_ref = DCGANDiscriminator(res, base_features=4, stages=stages)
+    d_s2d = DCGANDiscriminator(res, base_features=4, stages=stages, downsample=downsample)
+    variables = _init(d_ref, x)
+    shapes = jax.eval_shape(lambda: d_s2d.init(jax.random.key(0), x, train=False))
+    assert jax.tree.structure(shapes) == jax.tree.structure(variables)
+    for train in (True, False):
+        np.testing.assert_allclose(_run(d_s2d, variables, x, train=train), _run(d_ref, variables, x, train=train),
+                                   atol=1e-5)  # fmt: skip
+
+    def grads(module):
+        def loss(params, x):
+            out = module.apply({**variables, "params": params}, x, train=True, mutable=["batch_stats"])[0]
+            return jax.numpy.sum(jax.numpy.sin(out))
+
+        return jax.jit(jax.grad(loss, argnums=(0, 1)))(variables["params"], x)
+
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, atol=1e-4, rtol=1e-4), grads(d_s2d), grads(d_ref))
+
+
+def test_discriminator_downsample_errors():
+    x = _images(2, 28, 1)
+    for bad, msg in [
+        (dict(downsample="fast"), r"downsample must be one of \('xla', 's2d'\) or one per stage \(2\), got 'fast'"),
+        (dict(downsample="s2d,s2d,s2d"), r"or one per stage \(2\), got 's2d,s2d,s2d'"),
+        (dict(downsample="s2d", spectral_norm=True), r"downsample 's2d' needs spectral_norm=False"),
+    ]:
+        with pytest.raises(ValueError, match=msg):
+            jax.eval_shape(lambda d=DCGANDiscriminator(28, base_features=4, **bad): d.init(jax.random.key(0), x))
+
+
 def test_resize_conv_generator_has_its_own_params():
     z = _z()
     g = DCGANGenerator(28, 1, base_features=4, upsample="resize_conv")

@@ -13,9 +13,11 @@ from _numpy_init import numpy_init
 from jaxgan.models.adapters import from_linen
 from jaxgan.models.layers import (
     ConditionalBatchNorm,
+    Downsample2x,
     SNConv,
     SNDense,
     Upsample2x,
+    conv_stride2_as_s2d,
     conv_transpose_as_phases,
     conv_transpose_as_subpixel,
     depth_to_space,
@@ -137,6 +139,99 @@ def test_upsample2x_subpixel_equals_transpose_with_the_same_params_and_gradients
     assert out_s.shape == (2, 12, 12, 5)
     assert np.max(np.abs(np.asarray(out_t) - np.asarray(out_s))) < 1e-5
     jax.tree_util.tree_map(lambda a, b: np.testing.assert_allclose(a, b, atol=1e-4, rtol=1e-5), g_t, g_s)
+
+
+# the shapes of the shipped stride-2 convolutions (DCGAN D at 28x28: 28->14, 14->7, a third stage's 7->4 "SAME"),
+# plus odd kernels, "VALID", an odd map and an asymmetric explicit border
+S2D_CASES = [
+    ((2, 28, 28, 1), 4, 64, ((1, 1), (1, 1))),
+    ((2, 14, 14, 64), 4, 128, ((1, 1), (1, 1))),
+    ((2, 7, 7, 128), 4, 16, "SAME"),
+    ((2, 9, 9, 3), 3, 5, "SAME"),
+    ((2, 8, 8, 3), 3, 5, ((1, 1), (1, 1))),
+    ((2, 10, 11, 2), 5, 3, "VALID"),
+    ((2, 11, 11, 2), 4, 3, ((2, 0), (0, 3))),
+]
+
+
+def _lax_conv_s2(x, w, padding):
+    return jax.lax.conv_general_dilated(x, w, (2, 2), padding, dimension_numbers=("NHWC", "HWIO", "NHWC"),
+                                        precision="highest")  # fmt: skip
+
+
+@pytest.mark.parametrize("x_shape, k, out, padding", S2D_CASES)
+def test_conv_stride2_as_s2d_equals_the_strided_convolution_values_and_gradients(x_shape, k, out, padding):
+    x, w, b = _normal(0, x_shape), _normal(1, (k, k, x_shape[-1], out), 0.3), _normal(2, (out,))
+    ref = lambda x, w, b: _lax_conv_s2(x, w, padding) + b  # noqa: E731
+    new = lambda x, w, b: conv_stride2_as_s2d(x, w, b, padding=padding, precision="highest")  # noqa: E731
+    y_ref, vjp_ref = jax.vjp(ref, x, w, b)
+    y_new, vjp_new = jax.vjp(new, x, w, b)
+    assert y_new.shape == y_ref.shape
+    np.testing.assert_allclose(y_new, y_ref, atol=2e-5, rtol=1e-5)
+    dy = _normal(3, y_ref.shape)
+    for g_new, g_ref in zip(vjp_new(dy), vjp_ref(dy)):
+        np.testing.assert_allclose(g_new, g_ref, atol=1e-4, rtol=1e-5)
+
+
+def test_conv_stride2_as_s2d_against_numpy_and_its_kernel_rearrangement():
+    """By definition: y[o] = sum_t xpad[2o + t] w[t], from numpy, at the 28x28 -> 14x14 layer."""
+    x, w = _normal(0, (2, 8, 8, 3)), _normal(1, (4, 4, 3, 5))
+    xp = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    want = np.zeros((2, 4, 4, 5))
+    for i in range(4):
+        for j in range(4):
+            want += np.einsum("bhwc,cf->bhwf", xp[:, i : i + 7 : 2, j : j + 7 : 2], w[i, j])
+    np.testing.assert_allclose(conv_stride2_as_s2d(x, w, padding=((1, 1), (1, 1))), want, atol=1e-5)
+
+
+def test_conv_stride2_as_s2d_lowers_to_stride1_undilated_convolutions_in_all_three_products():
+    """What it claims: forward, input gradient and weight gradient are each one convolution with unit strides and
+    no dilation, where the strided form's input gradient dilates the gradient by two (lhs_dilate) and its weight
+    gradient dilates the window (rhs_dilate)."""
+    x, w = jnp.zeros((2, 14, 14, 8)), jnp.zeros((4, 4, 8, 16))
+    pad = ((1, 1), (1, 1))
+    dy = jnp.ones((2, 7, 7, 16))
+
+    def products(f):
+        dx = lambda x, w: jax.vjp(lambda x: f(x, w), x)[1](dy)[0]  # noqa: E731
+        dw = lambda x, w: jax.vjp(lambda w: f(x, w), w)[1](dy)[0]  # noqa: E731
+        return [f, dx, dw]
+
+    def windows(g):
+        hlo = jax.jit(g).lower(x, w).as_text()
+        return re.findall(r"stablehlo.convolution.*?stride = \[(\d+), (\d+)\].*?lhs_dilate = \[(\d+), (\d+)\], "
+                          r"rhs_dilate = \[(\d+), (\d+)\]", hlo)  # fmt: skip
+
+    for g in products(lambda x, w: conv_stride2_as_s2d(x, w, padding=pad)):
+        assert windows(g) == [("1",) * 6]
+    fwd, dx, dw = (windows(g) for g in products(lambda x, w: _lax_conv_s2(x, w, pad)))
+    assert fwd == [("2", "2", "1", "1", "1", "1")]
+    assert dx == [("1", "1", "2", "2", "1", "1")]
+    assert dw == [("1", "1", "1", "1", "2", "2")]
+
+
+def test_downsample2x_named_like_nn_conv_has_its_parameters_and_function():
+    x = _normal(0, (2, 14, 14, 8))
+    key = jax.random.key(1, impl="unsafe_rbg")
+
+    class Net(nn.Module):
+        kind: str
+
+        @nn.compact
+        def __call__(self, x):
+            if self.kind == "nn.Conv":
+                return nn.Conv(16, (4, 4), strides=(2, 2), padding=((1, 1), (1, 1)))(x)
+            return Downsample2x(16, 4, padding=((1, 1), (1, 1)), method=self.kind, name="Conv_0")(x)
+
+    ref = Net("nn.Conv")
+    params = jax.jit(ref.init)(key, x)
+    y_ref = ref.apply(params, x)
+    for method in ("xla", "s2d"):
+        mine = Net(method).init(key, x)
+        jax.tree_util.tree_map(np.testing.assert_array_equal, params, mine)  # same names, shapes, values
+        np.testing.assert_allclose(Net(method).apply(params, x), y_ref, atol=1e-5)
+    with pytest.raises(ValueError, match=r"Downsample2x: method must be one of \('xla', 's2d'\), got 'fast'"):
+        Downsample2x(4, method="fast").init(key, x)
 
 
 def test_upsample2x_resize_conv_doubles_size_and_has_differently_named_params():

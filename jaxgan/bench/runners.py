@@ -49,10 +49,16 @@ def _count(tree) -> int:
 
 
 def jaxgan_parts(
-    model: str, batch: int, upsample: str = "transpose", unroll_critic: bool = True, dtype: str = "float32"
+    model: str,
+    batch: int,
+    upsample: str = "transpose",
+    unroll_critic: bool = True,
+    dtype: str = "float32",
+    downsample: str = "xla",
 ):
     """``(train_step, state, real_batch_or_None, sample_fn_or_None)`` for one benchmark model in jaxgan, its
-    networks computing in ``dtype`` (``"bfloat16"``: :func:`jaxgan.precision.mixed_precision`)."""
+    networks computing in ``dtype`` (``"bfloat16"``: :func:`jaxgan.precision.mixed_precision`); ``upsample`` and
+    ``downsample`` are dcgan28's forms of its (transposed) stride-2 convolutions."""
     import jax
     import jax.numpy as jnp
     import optax
@@ -67,7 +73,7 @@ def jaxgan_parts(
         from jaxgan.models.dcgan import DCGANDiscriminator, DCGANGenerator
 
         g = from_linen(DCGANGenerator(resolution=28, upsample=upsample))
-        d = from_linen(DCGANDiscriminator(resolution=28))
+        d = from_linen(DCGANDiscriminator(resolution=28, downsample=downsample))
         loss, opt, x_shape = "non_saturating", optax.adam(2e-4, b1=0.5), (28, 28, 1)
     elif model == "mlp2d":
         from jaxgan.data.toy import grid
@@ -101,7 +107,16 @@ def jaxgan_parts(
 
 
 def make_jaxgan_runner(
-    model, batch, *, upsample="transpose", donate=True, mode="step", k=1, unroll_critic=True, dtype="float32"
+    model,
+    batch,
+    *,
+    upsample="transpose",
+    donate=True,
+    mode="step",
+    k=1,
+    unroll_critic=True,
+    dtype="float32",
+    downsample="xla",
 ) -> JaxRunner:
     """mode: ``step`` (one step per call), ``loop`` (k Python-dispatched steps per call, one sync),
     ``scan`` (``make_multi_step`` over k stacked copies of the batch, or ``make_sampled_multi_step`` for toy data),
@@ -113,7 +128,7 @@ def make_jaxgan_runner(
 
     from jaxgan import train
 
-    step, state, real, sample_fn = jaxgan_parts(model, batch, upsample, unroll_critic, dtype)
+    step, state, real, sample_fn = jaxgan_parts(model, batch, upsample, unroll_critic, dtype, downsample)
     params = (_count(state.g_params), _count(state.d_params))
     donate_argnums = (0,) if donate else ()
     if sample_fn is not None:  # toy data drawn on device inside the call
@@ -181,6 +196,19 @@ def entries_for(
                     lambda up=up: make_jaxgan_runner(model, batch, dtype=dtype, upsample=up),
                     f,
                     up,
+                )
+            )
+        auto = "phases,transpose"  # the generator's default form
+        for down in ("s2d", "s2d,xla"):  # D's stride-2 convolutions as space-to-depth (all, or the first only)
+            out.append(
+                Entry(
+                    model,
+                    batch,
+                    impl,
+                    f"{auto}, down {down}",
+                    lambda d=down: make_jaxgan_runner(model, batch, dtype=dtype, upsample=auto, downsample=d),
+                    step_flops(model, batch, auto),
+                    auto,
                 )
             )
         for up in ("transpose", "subpixel", "phases,transpose") if dtype == "float32" else ():

@@ -185,6 +185,9 @@ def ratio_records(rows: list[dict]) -> list[dict]:
         for up in ("subpixel", "phases", "phases,transpose", "subpixel,transpose"):
             add(f"{up.replace(',', '+')}/transpose", find(model, batch, "jaxgan", up), t)
         add("resize_conv/transpose", find(model, batch, "jaxgan", "resize_conv"), t)
+        for down in ("s2d", "s2d,xla"):  # D's stride-2 convolutions as space-to-depth, against nn.Conv's form
+            add(f"down_{down.replace(',', '+')}/xla", find(model, batch, "jaxgan", f"phases,transpose, down {down}"),
+                find(model, batch, "jaxgan", "phases,transpose"))  # fmt: skip
         loop_row = find(model, batch, "jaxgan", "critic loop")
         add("critic_unrolled/critic_loop", find(model, batch, "jaxgan", ""), loop_row)
         for r in jax_rows:  # the lever rows: "<base>, not donated", "<base>, loop xK, 1 sync", "<base>, scan xK"

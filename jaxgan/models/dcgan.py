@@ -34,7 +34,15 @@ import jax
 import jax.numpy as jnp
 
 from jaxgan.models.common import check_labels, geometry
-from jaxgan.models.layers import SNConv, SNDense, SNEmbed, Upsample2x, batch_norm
+from jaxgan.models.layers import (
+    DOWNSAMPLE_METHODS,
+    Downsample2x,
+    SNConv,
+    SNDense,
+    SNEmbed,
+    Upsample2x,
+    batch_norm,
+)
 
 Array = jax.Array
 
@@ -141,6 +149,10 @@ class DCGANDiscriminator(nn.Module):
         ``(logits [batch], aux [batch, aux_outputs])``: ACGAN's class logits, InfoGAN's Q outputs.
       aux_hidden: when > 0, that head is ``Dense(aux_hidden) -> BN -> LReLU -> Dense(aux_outputs)`` (InfoGAN's Q:
         128), else one ``Dense(aux_outputs)`` (ACGAN's).
+      downsample: how the stride-2 convolutions are computed, one :class:`~jaxgan.models.layers.Downsample2x`
+        method or a comma-separated one per stage: ``"xla"`` (``nn.Conv``, the default) or ``"s2d"``
+        (space-to-depth then a stride-1 convolution: the same function and parameters). Not with
+        ``spectral_norm``.
 
     ``labels [batch]`` (int) are required when ``num_classes`` is set and ignored otherwise.
     """
@@ -158,6 +170,7 @@ class DCGANDiscriminator(nn.Module):
     dense_hidden: int = 0
     aux_outputs: int = 0
     aux_hidden: int = 0
+    downsample: str = "xla"
 
     @nn.compact
     def __call__(self, x: Array, labels: Array | None = None, *, train: bool = True) -> Array:
@@ -176,6 +189,15 @@ class DCGANDiscriminator(nn.Module):
             code = _label_code(labels, self.num_classes, self.embed_dim, "label_embed").astype(h.dtype)
             maps = jnp.broadcast_to(code[:, None, None, :], h.shape[:3] + code.shape[-1:])
             h = jnp.concatenate([h, maps], -1)
+        methods = self.downsample.split(",")
+        if len(methods) not in (1, stages) or any(m not in DOWNSAMPLE_METHODS for m in methods):
+            raise ValueError(
+                f"DCGANDiscriminator: downsample must be one of {DOWNSAMPLE_METHODS} or one per stage ({stages}), "
+                f"got {self.downsample!r}"
+            )
+        methods = methods * stages if len(methods) == 1 else methods
+        if self.spectral_norm and set(methods) != {"xla"}:
+            raise ValueError(f"DCGANDiscriminator: downsample {self.downsample!r} needs spectral_norm=False")
         k, pad = self.kernel_size, (self.kernel_size - 1) // 2
         for i in range(stages):
             norm = self.use_batch_norm and i > 0
@@ -188,8 +210,12 @@ class DCGANDiscriminator(nn.Module):
             features = self.base_features * 2**i
             if self.spectral_norm:
                 h = SNConv(features, k, **conv_kwargs)(h, train=train)
-            else:
-                h = nn.Conv(features, (k, k), **{**conv_kwargs, "strides": (2, 2)})(h)
+            elif methods[i] != "xla":  # named as the nn.Conv it replaces: the same parameters and checkpoints
+                h = Downsample2x(features, k, padding=padding, method=methods[i], use_bias=not norm,
+                                 kernel_init=DCGAN_INIT, name=f"Conv_{i}")(h)  # fmt: skip
+            else:  # auto-named Conv_0, Conv_1, ... unless another stage's Downsample2x holds a name
+                name = None if set(methods) == {"xla"} else f"Conv_{i}"
+                h = nn.Conv(features, (k, k), **{**conv_kwargs, "strides": (2, 2)}, name=name)(h)
             if norm:
                 h = batch_norm(train, self.bn_axis_name)(h)
             h = nn.leaky_relu(h, 0.2)

@@ -23,6 +23,11 @@ Upsampling by two (:class:`Upsample2x`) comes in three flavours:
   (Odena et al. 2016, "Deconvolution and checkerboard artifacts"). A different function with differently
   named parameters (``conv`` instead of ``conv_transpose``): not interchangeable with the other two.
 
+Downsampling by two (:class:`Downsample2x`, a drop-in for ``nn.Conv(..., strides=2)``) comes in two: ``"xla"``
+(the strided ``lax.conv_general_dilated``) and ``"s2d"`` (:func:`conv_stride2_as_s2d`: the 2x2 phases of the
+padded input become channels, then one stride-1 convolution with the rearranged kernel; same parameters, same
+function to float32 round-off).
+
 Porting a PyTorch ``ConvTranspose2d`` weight ``w`` of shape ``[in, out, k, k]`` to the ``kernel``
 ``[k, k, in, out]`` used here: ``kernel = w.permute(2, 3, 0, 1).flip(0, 1)`` (PyTorch's transposed
 convolution is the gradient of a convolution, i.e. ``transpose_kernel=True`` in lax terms).
@@ -236,6 +241,108 @@ class SubpixelConvTranspose(nn.Module):
         bias = self.param("bias", self.bias_init, (self.features,), jnp.float32) if self.use_bias else None
         fn = conv_transpose_as_phases if self.phases else conv_transpose_as_subpixel
         return fn(x, kernel, bias)
+
+
+# --------------------------------------------------------------------------------------------------------
+# the stride-2 convolution and its space-to-depth form
+
+DOWNSAMPLE_METHODS = ("xla", "s2d")
+
+
+def _s2d_axis(size: int, k: int, pad: tuple[int, int]) -> tuple[int, int, int]:
+    """For one spatial axis of a stride-2 convolution: ``(outputs, pad_before, pad_after)`` of the space-to-depth
+    form, whose padded length is even and just long enough for an even kernel of ``k + k % 2`` taps (the extra
+    tap of an odd kernel is zero). ``pad_after`` may be negative: trailing input that no output reads is cut."""
+    lo, hi = pad
+    out = (size + lo + hi - k) // 2 + 1
+    if out < 1:
+        raise ValueError(f"conv_stride2_as_s2d: a {k}-tap kernel does not fit {size} inputs padded by {pad}")
+    length = 2 * (out - 1) + k + k % 2
+    return out, lo, length - size - lo
+
+
+def conv_stride2_as_s2d(
+    x: Array, kernel: Array, bias: Array | None = None, *, padding: Any = "SAME", precision: Any = None
+) -> Array:
+    """A stride-2 convolution computed as :func:`space_to_depth` then one stride-1 convolution.
+
+    Exactly ``lax.conv_general_dilated(x, kernel, (2, 2), padding) + bias`` (``nn.Conv(..., strides=2)``) up to
+    float32 round-off, for any kernel size and padding. Output pixel ``o`` of a stride-2 convolution reads the
+    padded input at ``2o + t``; writing the tap as ``t = 2a + r``, that is pixel ``o + a`` of the padded input's
+    phase ``r``. So the 2x2 phases of the padded input become channels (``[b, H/2, W/2, 4c]``, the
+    :func:`space_to_depth` order ``(ry * 2 + rx) * c + ci``), the kernel ``[k, k, c, out]`` is rearranged (not
+    retrained) to ``[k/2, k/2, 4c, out]`` with ``kernel2[a_y, a_x, (r_y * 2 + r_x) * c + ci] = kernel[2a_y + r_y,
+    2a_x + r_x, ci]``, and one stride-1 "VALID" convolution does the rest: the same multiply-adds, but no strided
+    window for XLA's CPU backend (whose input gradient of a strided convolution is a zero-dilated convolution).
+    An odd kernel gets one zero tap at the end of each axis (``k = 3`` becomes 2x2 over the phases), so it also
+    multiplies those zeros.
+
+    Args:
+      x: ``[batch, height, width, in]``.
+      kernel: ``[kh, kw, in, out]`` (``nn.Conv``'s layout).
+      bias: ``[out]`` or ``None``.
+      padding: ``"SAME"``, ``"VALID"`` or ``((top, bottom), (left, right))``, as in ``nn.Conv``.
+      precision: passed to ``lax.conv_general_dilated``.
+
+    Returns:
+      ``[batch, height', width', out]``, the stride-2 convolution's output.
+    """
+    kh, kw, cin, cout = kernel.shape
+    if isinstance(padding, str):
+        padding = jax.lax.padtype_to_pads(x.shape[1:3], (kh, kw), (2, 2), padding)
+    (oh, th, bh), (ow, tw, bw) = (_s2d_axis(x.shape[1], kh, tuple(padding[0])), _s2d_axis(x.shape[2], kw,
+                                                                                       tuple(padding[1])))
+    x = jax.lax.pad(x, jnp.zeros((), x.dtype), ((0, 0, 0), (th, bh, 0), (tw, bw, 0), (0, 0, 0)))
+    x = space_to_depth(x, 2)
+    eh, ew = kh + kh % 2, kw + kw % 2
+    k = jnp.pad(kernel, ((0, eh - kh), (0, ew - kw), (0, 0), (0, 0)))
+    k = k.reshape(eh // 2, 2, ew // 2, 2, cin, cout).transpose(0, 2, 1, 3, 4, 5).reshape(eh // 2, ew // 2, 4 * cin,
+                                                                                          cout)
+    y = jax.lax.conv_general_dilated(
+        x, k, (1, 1), "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC"), precision=precision
+    )
+    assert y.shape[1:3] == (oh, ow), (y.shape, oh, ow)
+    return y if bias is None else y + bias
+
+
+class Downsample2x(nn.Module):
+    """A stride-2 convolution ``[b, H, W, c] -> [b, H', W', features]``, computed in a chosen exact form.
+
+    A drop-in for ``nn.Conv(features, (k, k), strides=(2, 2), padding=padding)``: the same parameters (``kernel
+    [k, k, c, features]``, ``bias [features]``), created by the same ``self.param`` calls, so that a module named
+    like the ``nn.Conv`` it replaces (``name="Conv_0"``) initialises and restores the same checkpoint.
+
+    Attributes:
+      features: output channels.
+      kernel_size: ``k`` (an int or a ``(kh, kw)`` pair).
+      padding: as in ``nn.Conv``.
+      method: ``"xla"`` (``lax.conv_general_dilated`` with window strides 2, what ``nn.Conv`` runs) or ``"s2d"``
+        (:func:`conv_stride2_as_s2d`).
+      use_bias: add a bias.
+      kernel_init, bias_init: initializers, as in ``nn.Conv``.
+    """
+
+    features: int
+    kernel_size: int | tuple[int, int] = 4
+    padding: Any = "SAME"
+    method: str = "xla"
+    use_bias: bool = True
+    kernel_init: Any = nn.initializers.lecun_normal()
+    bias_init: Any = nn.initializers.zeros_init()
+
+    @nn.compact
+    def __call__(self, x: Array) -> Array:
+        if self.method not in DOWNSAMPLE_METHODS:
+            raise ValueError(f"Downsample2x: method must be one of {DOWNSAMPLE_METHODS}, got {self.method!r}")
+        kh, kw = _pair(self.kernel_size)
+        kernel = self.param("kernel", self.kernel_init, (kh, kw, x.shape[-1], self.features), jnp.float32)
+        bias = self.param("bias", self.bias_init, (self.features,), jnp.float32) if self.use_bias else None
+        x, kernel, bias = nn.dtypes.promote_dtype(x, kernel, bias, dtype=None)
+        if self.method == "s2d":
+            return conv_stride2_as_s2d(x, kernel, bias, padding=self.padding)
+        padding = self.padding if isinstance(self.padding, str) else tuple(map(tuple, self.padding))
+        y = jax.lax.conv_general_dilated(x, kernel, (2, 2), padding, dimension_numbers=("NHWC", "HWIO", "NHWC"))
+        return y if bias is None else y + bias
 
 
 def _pair(k: int | tuple[int, int]) -> tuple[int, int]:
