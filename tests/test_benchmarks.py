@@ -203,14 +203,14 @@ def test_end_to_end_tiny_run(tmp_path):
 def test_layer_profile_reads_the_shipped_layers_and_their_multiply_adds():
     from jaxgan.bench import layers
 
-    got = [(x.net, x.name, x.describe(), x.reads_input) for x in layers.model_layers("dcgan28", 2)]
+    got = [(x.net, x.name, x.describe(), x.reads_input, x.form) for x in layers.model_layers("dcgan28", 2)]
     assert got == [
-        ("G", "Dense_0", "dense 100->6272", True),
-        ("G", "Upsample2x_0/conv_transpose", "up2x 7x7x128->64", False),
-        ("G", "Upsample2x_1/conv_transpose", "up2x 14x14x64->1", False),
-        ("D", "Conv_0", "conv4x4 s2 28x28x1->64", True),
-        ("D", "Conv_1", "conv4x4 s2 14x14x64->128", False),
-        ("D", "head", "dense 6272->1", False),
+        ("G", "Dense_0", "dense 100->6272", True, "xla"),
+        ("G", "Upsample2x_0/conv_transpose", "up2x 7x7x128->64", False, "phases"),  # upsample="auto"
+        ("G", "Upsample2x_1/conv_transpose", "up2x 14x14x64->1", False, "transpose"),
+        ("D", "Conv_0", "conv4x4 s2 28x28x1->64", True, "xla"),
+        ("D", "Conv_1", "conv4x4 s2 14x14x64->128", False, "xla"),
+        ("D", "head", "dense 6272->1", False, "xla"),
     ]
     for model in ("dcgan28", "sngan32"):  # the same multiply-adds as the step benchmark's analytic count
         found = layers.model_layers(model, 3)
@@ -284,7 +284,33 @@ def test_layer_profile_end_to_end(tmp_path, capsys):
         "Upsample2x_0/conv_transpose transpose", "Upsample2x_0/conv_transpose subpixel",
         "Upsample2x_0/conv_transpose phases", "Conv_0 xla", "Conv_0 s2d", "Conv_1 xla", "Conv_1 s2d",
     ]  # fmt: skip
-    assert "(" in rows[3]  # Conv_0 reads the images: its dx column is marked as one a step never computes
+    assert "(" not in rows[3]  # D's first layer: its dx is needed in the G update (only the latents' is not)
     records = [json.loads(line) for line in out.read_text().splitlines()]
+    estimate = records.pop()
+    assert estimate["record"] == "step_estimate" and set(estimate["ms"]) == {"model", "best"}
     assert len(records) == 7 * 3 and all(r["ms"] > 0 and r["gflops"] > 0 for r in records)
     assert {r["mflop"] for r in records if r["layer"] == "Conv_1"} == {2 * 2 * 7 * 7 * 16 * 64 * 128 / 1e6}
+
+
+def test_layer_profile_step_counts_are_the_step_benchmarks_multiply_adds():
+    """Each product counted as often as a train step runs it gives flops.step_macs exactly."""
+    from jaxgan.bench import layers
+
+    found = layers.model_layers("dcgan28", 5)
+    total = sum(c * x.macs for x in found for c in layers.step_counts(x, n_critic=1).values())
+    assert total == flops.step_macs("dcgan28", 5)
+    d0 = next(x for x in found if x.name == "Conv_0")
+    assert layers.step_counts(d0, n_critic=5) == {"fwd": 11, "dx": 1, "dw": 10}  # dx only in the G update
+
+
+def test_layer_profile_step_estimate_adds_the_counted_products():
+    from jaxgan.bench import layers
+
+    found = [x for x in layers.model_layers("dcgan28", 2) if x.name in ("Upsample2x_0/conv_transpose", "Conv_1")]
+    ms = {"transpose": 5.0, "subpixel": 3.0, "phases": 2.0, "xla": 1.0, "s2d": 4.0, "torch": 1.5}
+    records = [{"net": x.net, "layer": x.name, "form": f, "direction": d, "ms": ms[f] * (1 + (d == "dw"))}
+               for x in found for f in [*layers.forms(x), "torch"] for d in layers.DIRECTIONS]  # fmt: skip
+    # G up2x (phases in the model): fwd 2 + dx 1 + dw 1 (x2 ms); D Conv_1 (xla): fwd 3 + dx 3 + dw 2 (x2 ms)
+    assert layers.step_estimate(records, found, n_critic=1) == {
+        "model": 2.0 * 5 + 1.0 * 10, "best": 2.0 * 5 + 1.0 * 10, "torch": 1.5 * 5 + 1.5 * 10,
+    }  # fmt: skip

@@ -55,7 +55,8 @@ class Layer:
     kernel: tuple[int, int] = (1, 1)
     strides: tuple[int, int] = (1, 1)
     padding: tuple[tuple[int, int], tuple[int, int]] = ((0, 0), (0, 0))
-    reads_input: bool = False  # reads the network's input (latents, images): a step needs no dx of it
+    reads_input: bool = False  # reads the network's input: latents (no step needs its dx) or images
+    form: str = "xla"  # the form the network computes it in (one of forms(layer))
 
     @property
     def w_shape(self) -> tuple[int, ...]:
@@ -130,13 +131,18 @@ def model_layers(model: str, batch: int) -> list[Layer]:
             if isinstance(m, (SubpixelConvTranspose,)) or (isinstance(m, nn.ConvTranspose) and m.strides == (2, 2)):
                 k = tuple(m.kernel_size) if not isinstance(m.kernel_size, int) else (m.kernel_size,) * 2
                 pads = (upsample_padding(k[0]), upsample_padding(k[1]))
-                layers.append(Layer(kind="up2x", features=m.features, kernel=k, strides=(2, 2), padding=pads, **common))
+                form = ("phases" if m.phases else "subpixel") if isinstance(m, SubpixelConvTranspose) else "transpose"
+                layers.append(
+                    Layer(kind="up2x", features=m.features, kernel=k, strides=(2, 2), padding=pads, form=form, **common)
+                )
             elif isinstance(m, (nn.Conv, Downsample2x)):
                 k = tuple(m.kernel_size) if not isinstance(m.kernel_size, int) else (m.kernel_size,) * 2
                 strides = (2, 2) if isinstance(m, Downsample2x) else m.strides or 1
                 strides = (strides,) * 2 if isinstance(strides, int) else tuple(strides)
                 pads = _pads(m.padding, x.shape, k, strides)
-                layer = Layer(kind="conv", features=m.features, kernel=k, strides=strides, padding=pads, **common)
+                form = m.method if isinstance(m, Downsample2x) else "xla"
+                layer = Layer(kind="conv", features=m.features, kernel=k, strides=strides, padding=pads, form=form,
+                              **common)  # fmt: skip
                 layers.append(layer)
             elif isinstance(m, nn.Dense):
                 layers.append(Layer(kind="dense", features=m.features, **common))
@@ -319,10 +325,42 @@ def format_table(records: list[dict]) -> str:
     for (net, layer, shape, form), d in rows.items():
         ms = [f"{d[k]['ms']:.3f}" for k in DIRECTIONS]
         gf = [f"{d[k]['gflops']:.1f}" for k in DIRECTIONS]
-        if d["dx"]["reads_input"]:  # a step never needs this dx
+        if d["dx"]["reads_input"] and net == "G":  # a step never needs the latents' gradient
             ms[1], gf[1] = f"({ms[1]})", f"({gf[1]})"
         lines.append(f"| {net} | {layer} | {shape} | {form} | " + " | ".join(ms + gf) + " |")
     return "\n".join(lines)
+
+
+def step_counts(layer: Layer, n_critic: int) -> dict[str, int]:
+    """How many times one train step runs each product of ``layer``, in units of ``batch`` rows (as
+    :func:`jaxgan.bench.flops.step_macs` counts): per D update G forward on B, D forward, input and weight
+    gradients on 2B (real + fake; no input gradient into the images); the G update runs G forward, input (not into
+    the latents) and weight gradients, D forward and input gradients on B."""
+    if layer.net == "G":
+        return {"fwd": n_critic + 1, "dx": 0 if layer.reads_input else 1, "dw": 1}
+    return {"fwd": 2 * n_critic + 1, "dx": n_critic * (0 if layer.reads_input else 2) + 1, "dw": 2 * n_critic}
+
+
+def step_estimate(records: list[dict], layers_: list[Layer], n_critic: int) -> dict[str, float]:
+    """Milliseconds one train step spends in these layers (:func:`step_counts` times the measured products):
+    ``"model"`` in the forms the network computes, ``"best"`` in each layer's fastest JAX form, ``"torch"`` in
+    PyTorch's layers (when measured)."""
+    by = {(r["net"], r["layer"], r["form"], r["direction"]): r["ms"] for r in records}
+    out: dict[str, float] = {}
+    for layer in layers_:
+        counts = step_counts(layer, n_critic)
+        cost = {
+            f: sum(c * by[(layer.net, layer.name, f, d)] for d, c in counts.items())
+            for f in [*forms(layer), "torch"]
+            if (layer.net, layer.name, f, "fwd") in by
+        }
+        if not cost:
+            continue
+        out["model"] = out.get("model", 0.0) + cost[layer.form]
+        out["best"] = out.get("best", 0.0) + min(v for f, v in cost.items() if f != "torch")
+        if "torch" in cost:
+            out["torch"] = out.get("torch", 0.0) + cost["torch"]
+    return {k: round(v, 2) for k, v in out.items()}
 
 
 def main(argv=None) -> int:
@@ -353,23 +391,33 @@ def main(argv=None) -> int:
     print(f"# layer profile ({' '.join(argv if argv is not None else sys.argv[1:])})")
     print(f"CPU: {cpu_model()}; load average at start {loadavg()}; jax {jax.__version__}"
           + (f"; torch {__import__('torch').__version__}" if with_torch else ""))  # fmt: skip
-    records = []
+    from jaxgan.bench.flops import N_CRITIC
+
+    records, estimates = [], []
     for m in models:
         batch = args.batch or DEFAULT_BATCH[m]
-        for layer in model_layers(m, batch):
-            if args.layers and not any(s in layer.name for s in args.layers.split(",")):
-                continue
+        keep = args.layers.split(",") if args.layers else None
+        found = [x for x in model_layers(m, batch) if keep is None or any(s in x.name for s in keep)]
+        mine = []
+        for layer in found:
             rs = profile_layer(layer, args.reps, args.rounds, with_torch, args.threads)
             for r in rs:
                 r["model"] = m
-            records += rs
+            mine += rs
             print(f"  {m} b{batch} {layer.net} {layer.name}: {layer.describe()} done", file=sys.stderr, flush=True)
+        records += mine
+        est = step_estimate(mine, found, N_CRITIC[m])
+        estimates.append({"record": "step_estimate", "model": m, "batch": batch, "ms": est})
     print(f"load average at end {loadavg()}; GFLOP/s = 2 x multiply-adds / median time; "
-          "(dx) in parentheses: a layer reading the network's input, whose dx a step never computes")  # fmt: skip
+          "(dx) in parentheses: G's layer reading the latents, whose dx a step never computes")  # fmt: skip
     print(format_table(records))
+    for e in estimates:
+        print(f"{e['model']} b{e['batch']}: these layers' time in one train step, ms (2B-row products as 2x the "
+              "B-row time; model: the forms the network uses; best: each layer's fastest JAX form): "
+              f"{e['ms']}")  # fmt: skip
     if args.json:
         with open(args.json, "a") as f:
-            for r in records:
+            for r in records + estimates:
                 f.write(json.dumps(r) + "\n")
     return 0
 
