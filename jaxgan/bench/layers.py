@@ -279,9 +279,10 @@ def profile_layer(layer: Layer, reps: int, rounds: int, with_torch: bool, thread
     """Times every form and direction of ``layer`` in ``rounds`` interleaved rounds of ``reps`` calls; each
     record has the median over all calls in ms and the GFLOP/s it gives."""
     import jax
+    import jax.numpy as jnp
 
     x, w, dy = arrays(layer)
-    jx, jw, jdy = (jax.device_put(a) for a in (x, w, dy))
+    jx, jw, jdy = (jnp.asarray(a) for a in (x, w, dy))
     fns: dict[tuple[str, str], tuple[Callable, Callable]] = {}
     for form, f in forms(layer).items():
         for d, g in directions(f).items():
