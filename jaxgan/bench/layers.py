@@ -128,7 +128,7 @@ def model_layers(model: str, batch: int) -> list[Layer]:
             x = args[0]
             name = "/".join(m.scope.path)
             common = dict(net=net, name=name, x_shape=tuple(x.shape), reads_input=x is inputs)
-            if isinstance(m, (SubpixelConvTranspose,)) or (isinstance(m, nn.ConvTranspose) and m.strides == (2, 2)):
+            if isinstance(m, SubpixelConvTranspose) or (isinstance(m, nn.ConvTranspose) and m.strides == (2, 2)):
                 k = tuple(m.kernel_size) if not isinstance(m.kernel_size, int) else (m.kernel_size,) * 2
                 pads = (upsample_padding(k[0]), upsample_padding(k[1]))
                 form = ("phases" if m.phases else "subpixel") if isinstance(m, SubpixelConvTranspose) else "transpose"
