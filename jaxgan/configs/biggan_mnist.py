@@ -33,7 +33,7 @@ RESULT = (
     "0.608, coverage 0.675. Truncation (jaxgan eval --truncation T: latents from a normal truncated to [-T, T]), "
     "T = 1 / 0.7 / 0.5 / 0.25: precision 0.937 / 0.963 / 0.978 / 0.990 rising, recall 0.163 / 0.042 / 0.007 / "
     "0.000 falling, FID 4.05 / 6.14 / 8.34 / 12.67. Ablations (README: 1,000 steps each with --set "
-    "ema_warmup=true, one seed, two runs at a time on one core each): conditional accuracy 47.2 % with every part, "
+    "ema_warmup=true, one seed, each pinned to one core): conditional accuracy 47.2 % with every part, "
     "24.5 % without the shared embedding, 73.6 % without hierarchical z, 42.3 % without orthogonal regularization, "
     "45.0 % without self-attention. The config without hierarchical z for 3,000 steps (one core, 60 min): "
     "conditional accuracy 97.60 % (missed by 1.0 point), 93.8 % confident (missed by 2.2)."
