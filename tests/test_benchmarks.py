@@ -234,7 +234,8 @@ def test_layer_profile_forms_compute_the_same_products():
         x, w, dy = layers.arrays(layer)
         results = {form: _layer_results(layers.directions(f), (x, w, dy)) for form, f in layers.forms(layer).items()}
         ref = results.pop(next(iter(results)))
-        assert set(results) == {"dense": set(), "up2x": {"subpixel", "phases"}, "conv": {"s2d"}}[layer.kind]
+        others = {"dense": set(), "up2x": {"subpixel", "phases", "per_product"}, "conv": {"s2d"}}
+        assert set(results) == others[layer.kind]
         for form, got in results.items():
             for d in layers.DIRECTIONS:
                 np.testing.assert_allclose(got[d], ref[d], atol=1e-3, rtol=1e-4, err_msg=f"{layer.name} {form} {d}")
@@ -279,16 +280,17 @@ def test_layer_profile_end_to_end(tmp_path, capsys):
                         "--layers", "Conv_,Upsample2x_0", "--json", str(out)]) == 0  # fmt: skip
     text = capsys.readouterr().out
     rows = [line for line in text.splitlines() if line.startswith("| ") and "ms" not in line]
-    # Upsample2x_0: transpose / subpixel / phases; Conv_0 and Conv_1: xla / s2d
+    # Upsample2x_0: transpose / subpixel / phases / per_product; Conv_0 and Conv_1: xla / s2d
     assert [r.split(" | ")[1] + " " + r.split(" | ")[3] for r in rows] == [
         "Upsample2x_0/conv_transpose transpose", "Upsample2x_0/conv_transpose subpixel",
-        "Upsample2x_0/conv_transpose phases", "Conv_0 xla", "Conv_0 s2d", "Conv_1 xla", "Conv_1 s2d",
+        "Upsample2x_0/conv_transpose phases", "Upsample2x_0/conv_transpose per_product", "Conv_0 xla", "Conv_0 s2d",
+        "Conv_1 xla", "Conv_1 s2d",
     ]  # fmt: skip
-    assert "(" not in rows[3]  # D's first layer: its dx is needed in the G update (only the latents' is not)
+    assert "(" not in rows[4]  # D's first layer: its dx is needed in the G update (only the latents' is not)
     records = [json.loads(line) for line in out.read_text().splitlines()]
     estimate = records.pop()
     assert estimate["record"] == "step_estimate" and set(estimate["ms"]) == {"model", "best"}
-    assert len(records) == 7 * 3 and all(r["ms"] > 0 and r["gflops"] > 0 for r in records)
+    assert len(records) == 8 * 3 and all(r["ms"] > 0 and r["gflops"] > 0 for r in records)
     assert {r["mflop"] for r in records if r["layer"] == "Conv_1"} == {2 * 2 * 7 * 7 * 16 * 64 * 128 / 1e6}
 
 
@@ -307,7 +309,7 @@ def test_layer_profile_step_estimate_adds_the_counted_products():
     from jaxgan.bench import layers
 
     found = [x for x in layers.model_layers("dcgan28", 2) if x.name in ("Upsample2x_0/conv_transpose", "Conv_1")]
-    ms = {"transpose": 5.0, "subpixel": 3.0, "phases": 2.0, "xla": 1.0, "s2d": 4.0, "torch": 1.5}
+    ms = {"transpose": 5.0, "subpixel": 3.0, "phases": 2.0, "per_product": 6.0, "xla": 1.0, "s2d": 4.0, "torch": 1.5}
     records = [{"net": x.net, "layer": x.name, "form": f, "direction": d, "ms": ms[f] * (1 + (d == "dw"))}
                for x in found for f in [*layers.forms(x), "torch"] for d in layers.DIRECTIONS]  # fmt: skip
     # G up2x (phases in the model): fwd 2 + dx 1 + dw 1 (x2 ms); D Conv_1 (xla): fwd 3 + dx 3 + dw 2 (x2 ms)

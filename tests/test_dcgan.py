@@ -96,7 +96,7 @@ def test_generator_and_discriminator_shapes_and_ranges(res, ch):
     assert np.std(logits) > 0
 
 
-@pytest.mark.parametrize("upsample", ["subpixel", "phases", "auto", "phases,transpose"])
+@pytest.mark.parametrize("upsample", ["subpixel", "phases", "auto", "phases,transpose", "per_product,transpose"])
 def test_subpixel_generator_equals_transpose_generator_with_the_same_params(upsample):
     z = _z()
     g_t = DCGANGenerator(28, 3, base_features=4, upsample="transpose")

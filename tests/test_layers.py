@@ -339,3 +339,46 @@ def test_conditional_batch_norm_starts_as_batch_norm_and_uses_labels():
     np.testing.assert_allclose(out, (x - mean) / np.sqrt(var + 1e-5), atol=1e-5)
     a, b = np.asarray(run(noisy, labels)), np.asarray(run(noisy, labels[::-1]))
     assert np.max(np.abs(a - b)) > 1e-3
+
+
+def test_conv_transpose_per_product_equals_the_transposed_convolution_to_second_order():
+    """Values, both gradients and a gradient penalty's second derivative equal those of ``lax.conv_transpose``."""
+    from jaxgan.models.layers import conv_transpose_per_product
+
+    x, w, b = _normal(0, (2, 7, 7, 8)), _normal(1, (4, 4, 8, 5), 0.3), _normal(2, (5,))
+    pads = (upsample_padding(4),) * 2
+    ref = lambda x, w, b: jax.lax.conv_transpose(x, w, (2, 2), pads, dimension_numbers=("NHWC", "HWIO", "NHWC")) + b  # noqa: E731
+    new = conv_transpose_per_product
+    y_ref, vjp_ref = jax.vjp(ref, x, w, b)
+    y_new, vjp_new = jax.vjp(new, x, w, b)
+    np.testing.assert_allclose(y_new, y_ref, atol=1e-5)
+    dy = _normal(3, y_ref.shape)
+    for g_new, g_ref in zip(vjp_new(dy), vjp_ref(dy)):
+        np.testing.assert_allclose(g_new, g_ref, atol=1e-4, rtol=1e-5)
+
+    def penalty(f):  # WGAN-GP's shape: the weights' gradient of a norm of an input gradient
+        def gp(w):
+            g = jax.grad(lambda x: jnp.sum(jnp.sin(f(x, w, b))))(x)
+            return jnp.sum(g**2)
+
+        return jax.grad(gp)(w)
+
+    np.testing.assert_allclose(penalty(new), penalty(ref), atol=1e-3, rtol=1e-4)
+
+
+def test_per_product_weight_gradient_is_the_subpixel_forms_and_upsample2x_takes_it():
+    """The backward pass's weight gradient lowers to a convolution without a dilated window; Upsample2x
+    ``"per_product"`` has the transposed layer's parameters and function."""
+    from jaxgan.models.layers import conv_transpose_per_product
+
+    x, w = jnp.zeros((2, 7, 7, 8)), jnp.zeros((4, 4, 8, 5))
+    dy = jnp.ones((2, 14, 14, 5))
+    hlo = jax.jit(lambda x, w: jax.vjp(lambda w: conv_transpose_per_product(x, w), w)[1](dy)[0]).lower(x, w).as_text()
+    convs = re.findall(r"stablehlo.convolution.*?lhs_dilate = \[(\d+), (\d+)\], rhs_dilate = \[(\d+), (\d+)\]", hlo)
+    assert convs and all(c == ("1", "1", "1", "1") for c in convs)
+    xs = _normal(4, (2, 6, 6, 8))
+    key = jax.random.key(1, impl="unsafe_rbg")
+    t, p = Upsample2x(5, 4, method="transpose"), Upsample2x(5, 4, method="per_product")
+    params = jax.jit(t.init)(key, xs)
+    jax.tree_util.tree_map(np.testing.assert_array_equal, params, jax.jit(p.init)(key, xs))
+    np.testing.assert_allclose(p.apply(params, xs), t.apply(params, xs), atol=1e-5)

@@ -12,8 +12,9 @@ Forms (all compute the same function from the same ``[k, k, in, out]`` kernel):
 
 * ``conv``: ``xla`` (``lax.conv_general_dilated``, what ``nn.Conv`` runs); for a stride-2 one also ``s2d``
   (:func:`~jaxgan.models.layers.conv_stride2_as_s2d`: space-to-depth then a stride-1 convolution).
-* ``up2x`` (stride-2 transposed convolution): ``transpose`` (``lax.conv_transpose``), ``subpixel`` and
-  ``phases`` (:func:`~jaxgan.models.layers.conv_transpose_as_subpixel`, ``conv_transpose_as_phases``).
+* ``up2x`` (stride-2 transposed convolution): ``transpose`` (``lax.conv_transpose``), ``subpixel``, ``phases``
+  and ``per_product`` (:func:`~jaxgan.models.layers.conv_transpose_as_subpixel`, ``conv_transpose_as_phases``,
+  ``conv_transpose_per_product``).
 * ``dense``: ``xla`` (``x @ w``).
 * ``torch``: ``F.conv2d`` / ``F.conv_transpose2d`` / ``F.linear`` in NCHW, the gradients from
   ``aten.convolution_backward`` with one output mask each (what autograd calls).
@@ -134,7 +135,9 @@ def model_layers(model: str, batch: int) -> list[Layer]:
             if isinstance(m, SubpixelConvTranspose) or (isinstance(m, nn.ConvTranspose) and m.strides == (2, 2)):
                 k = tuple(m.kernel_size) if not isinstance(m.kernel_size, int) else (m.kernel_size,) * 2
                 pads = (upsample_padding(k[0]), upsample_padding(k[1]))
-                form = ("phases" if m.phases else "subpixel") if isinstance(m, SubpixelConvTranspose) else "transpose"
+                form = "transpose"
+                if isinstance(m, SubpixelConvTranspose):
+                    form = "per_product" if m.per_product else "phases" if m.phases else "subpixel"
                 layers.append(
                     Layer(kind="up2x", features=m.features, kernel=k, strides=(2, 2), padding=pads, form=form, **common)
                 )
@@ -174,6 +177,7 @@ def forms(layer: Layer) -> dict[str, Callable]:
             "transpose": lambda x, w: jax.lax.conv_transpose(x, w, (2, 2), layer.padding, dimension_numbers=dn),
             "subpixel": lambda x, w: L.conv_transpose_as_subpixel(x, w),
             "phases": lambda x, w: L.conv_transpose_as_phases(x, w),
+            "per_product": lambda x, w: L.conv_transpose_per_product(x, w),
         }
     out = {"xla": lambda x, w: jax.lax.conv_general_dilated(x, w, layer.strides, layer.padding, dimension_numbers=dn)}
     if layer.strides == (2, 2):

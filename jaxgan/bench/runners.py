@@ -185,7 +185,8 @@ def entries_for(
     levers = levers and dtype == "float32"
     out: list[Entry] = []
     if model == "dcgan28":
-        ups = ("transpose", "subpixel", "phases", "phases,transpose", "phases,subpixel", "subpixel,transpose")
+        ups = ("transpose", "subpixel", "phases", "phases,transpose", "phases,subpixel", "subpixel,transpose",
+               "per_product,transpose")  # fmt: skip
         for up in (*ups, "resize_conv"):
             f = step_flops(model, batch, up)
             out.append(

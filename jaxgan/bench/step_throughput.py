@@ -182,7 +182,8 @@ def ratio_records(rows: list[dict]) -> list[dict]:
             add("jaxgan/minimal_jax", find(model, batch, "jaxgan", up), find(model, batch, "minimal_jax", up))
             add("minimal_jax/torch_eager", find(model, batch, "minimal_jax", up), torch_row)
         t = find(model, batch, "jaxgan", "transpose")
-        for up in ("subpixel", "phases", "phases,transpose", "phases,subpixel", "subpixel,transpose"):
+        ups = ("subpixel", "phases", "phases,transpose", "phases,subpixel", "subpixel,transpose")
+        for up in (*ups, "per_product,transpose"):
             add(f"{up.replace(',', '+')}/transpose", find(model, batch, "jaxgan", up), t)
         add("resize_conv/transpose", find(model, batch, "jaxgan", "resize_conv"), t)
         for down in ("s2d", "s2d,xla"):  # D's stride-2 convolutions as space-to-depth, against nn.Conv's form

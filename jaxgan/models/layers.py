@@ -19,6 +19,9 @@ Upsampling by two (:class:`Upsample2x`) comes in three flavours:
   the taps of its parity (2x2 for ``k = 4``), interleaved by :func:`depth_to_space`
   (:func:`conv_transpose_as_phases`): the transposed convolution's real multiply-adds and no others, where
   the single stacked convolution of ``"subpixel"`` also multiplies the 20 zero taps of every 36.
+* ``"per_product"``: the same function again, each of its three products in its fastest form on XLA's CPU
+  (:func:`conv_transpose_per_product`, a ``jax.custom_vjp``): ``lax.conv_transpose``'s forward pass and input
+  gradient, the sub-pixel form's weight gradient.
 * ``"resize_conv"``: nearest-neighbour (or bilinear) resize ×2 then a ``k × k`` stride-1 convolution
   (Odena et al. 2016, "Deconvolution and checkerboard artifacts"). A different function with differently
   named parameters (``conv`` instead of ``conv_transpose``): not interchangeable with the other two.
@@ -48,7 +51,7 @@ import numpy as np
 
 Array = jax.Array
 
-UPSAMPLE_METHODS = ("transpose", "subpixel", "phases", "resize_conv")
+UPSAMPLE_METHODS = ("transpose", "subpixel", "phases", "per_product", "resize_conv")
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -212,6 +215,49 @@ def conv_transpose_as_phases(x: Array, kernel: Array, bias: Array | None = None,
     return depth_to_space(y, 2)
 
 
+def _conv_transpose(x: Array, kernel: Array) -> Array:
+    kh, kw = kernel.shape[:2]
+    return jax.lax.conv_transpose(
+        x, kernel, (2, 2), (upsample_padding(kh), upsample_padding(kw)), dimension_numbers=("NHWC", "HWIO", "NHWC")
+    )
+
+
+@jax.custom_vjp
+def _per_product(x: Array, kernel: Array) -> Array:
+    return _conv_transpose(x, kernel)
+
+
+def _per_product_fwd(x: Array, kernel: Array) -> tuple[Array, tuple[Array, Array]]:
+    return _conv_transpose(x, kernel), (x, kernel)
+
+
+def _per_product_bwd(res: tuple[Array, Array], dy: Array) -> tuple[Array, Array]:
+    x, kernel = res
+    dx = jax.vjp(lambda x: _conv_transpose(x, kernel), x)[1](dy)[0]  # a plain strided convolution of dy
+    dw = jax.vjp(lambda k: conv_transpose_as_subpixel(x, k), kernel)[1](dy)[0]  # no zero-dilated window
+    return dx, dw
+
+
+_per_product.defvjp(_per_product_fwd, _per_product_bwd)
+
+
+def conv_transpose_per_product(x: Array, kernel: Array, bias: Array | None = None) -> Array:
+    """The same stride-2 transposed convolution, each of its three products in the form XLA's CPU runs fastest.
+
+    A ``jax.custom_vjp``: the forward pass and the input gradient are ``lax.conv_transpose``'s (its input gradient is
+    an ordinary strided convolution of the output gradient), the weight gradient is the sub-pixel form's
+    (:func:`conv_transpose_as_subpixel`), whose window is not zero-dilated: XLA's weight gradient of
+    ``lax.conv_transpose`` itself ran 18x slower than the sub-pixel one for ``dcgan28``'s hidden layer
+    (``benchmarks/layer_profile.py``, docs/performance.md). All three are exact, so the function and its gradients
+    are those of the other forms to float32 round-off; second derivatives (gradient penalties) differentiate the
+    backward pass, which is plain JAX. No forward-mode derivative (``jax.jvp``), as for any ``custom_vjp``.
+
+    Args and returns as :func:`conv_transpose_as_subpixel` (without ``precision``).
+    """
+    y = _per_product(x, kernel)
+    return y if bias is None else y + bias
+
+
 class SubpixelConvTranspose(nn.Module):
     """A drop-in for ``nn.ConvTranspose(features, (k, k), strides=(2, 2), padding=upsample_padding(k))``.
 
@@ -225,6 +271,7 @@ class SubpixelConvTranspose(nn.Module):
       kernel_init, bias_init: initializers, as in ``nn.ConvTranspose``.
       phases: compute it as four per-phase convolutions (:func:`conv_transpose_as_phases`) instead of one
         stacked convolution (:func:`conv_transpose_as_subpixel`).
+      per_product: compute it by :func:`conv_transpose_per_product` (overrides ``phases``).
     """
 
     features: int
@@ -233,12 +280,15 @@ class SubpixelConvTranspose(nn.Module):
     kernel_init: Any = nn.initializers.lecun_normal()
     bias_init: Any = nn.initializers.zeros_init()
     phases: bool = False
+    per_product: bool = False
 
     @nn.compact
     def __call__(self, x: Array) -> Array:
         kh, kw = _pair(self.kernel_size)
         kernel = self.param("kernel", self.kernel_init, (kh, kw, x.shape[-1], self.features), jnp.float32)
         bias = self.param("bias", self.bias_init, (self.features,), jnp.float32) if self.use_bias else None
+        if self.per_product:
+            return conv_transpose_per_product(x, kernel, bias)
         fn = conv_transpose_as_phases if self.phases else conv_transpose_as_subpixel
         return fn(x, kernel, bias)
 
@@ -383,9 +433,14 @@ class Upsample2x(nn.Module):
                 self.features, (k, k), strides=(2, 2), padding=(pad, pad), name="conv_transpose", **common
             )
             return layer(x)
-        if self.method in ("subpixel", "phases"):
+        if self.method in ("subpixel", "phases", "per_product"):
             return SubpixelConvTranspose(
-                self.features, k, name="conv_transpose", phases=self.method == "phases", **common
+                self.features,
+                k,
+                name="conv_transpose",
+                phases=self.method == "phases",
+                per_product=self.method == "per_product",
+                **common,
             )(x)
         if self.method == "resize_conv":
             b, h, w, c = x.shape
