@@ -206,12 +206,16 @@ def test_layer_profile_reads_the_shipped_layers_and_their_multiply_adds():
     got = [(x.net, x.name, x.describe(), x.reads_input, x.form) for x in layers.model_layers("dcgan28", 2)]
     assert got == [
         ("G", "Dense_0", "dense 100->6272", True, "xla"),
-        ("G", "Upsample2x_0/conv_transpose", "up2x 7x7x128->64", False, "phases"),  # upsample="auto"
+        ("G", "Upsample2x_0/conv_transpose", "up2x 7x7x128->64", False, "per_product"),  # upsample="auto", CPU
         ("G", "Upsample2x_1/conv_transpose", "up2x 14x14x64->1", False, "transpose"),
         ("D", "Conv_0", "conv4x4 s2 28x28x1->64", True, "xla"),
         ("D", "Conv_1", "conv4x4 s2 14x14x64->128", False, "xla"),
         ("D", "head", "dense 6272->1", False, "xla"),
     ]
+    forms = {(x.net, x.name): x.form for x in layers.model_layers("sngan32", 8)}  # conv="auto" on the CPU
+    assert forms[("G", "block4/conv1")] == forms[("D", "block1/conv2/conv")] == "dot_dw"  # 8 x 32 x 32 rows
+    assert forms[("G", "block2/shortcut")] == "dot_dw"  # 1x1
+    assert forms[("G", "block3/conv1")] == forms[("G", "conv_out")] == forms[("D", "block2/conv1/conv")] == "xla"
     for model in ("dcgan28", "sngan32"):  # the same multiply-adds as the step benchmark's analytic count
         found = layers.model_layers(model, 3)
         g, _, d, _ = flops.layer_macs(model)
@@ -230,11 +234,13 @@ def test_layer_profile_forms_compute_the_same_products():
 
     from jaxgan.bench import layers
 
-    for layer in layers.model_layers("dcgan28", 2):
+    for layer in layers.model_layers("dcgan28", 2) + layers.model_layers("sngan32", 1)[1:4]:
         x, w, dy = layers.arrays(layer)
         results = {form: _layer_results(layers.directions(f), (x, w, dy)) for form, f in layers.forms(layer).items()}
         ref = results.pop(next(iter(results)))
         others = {"dense": set(), "up2x": {"subpixel", "phases", "per_product"}, "conv": {"s2d"}}
+        if layer.kind == "conv" and layer.strides == (1, 1):
+            others["conv"] = {"dot_dw"}
         assert set(results) == others[layer.kind]
         for form, got in results.items():
             for d in layers.DIRECTIONS:
@@ -312,7 +318,22 @@ def test_layer_profile_step_estimate_adds_the_counted_products():
     ms = {"transpose": 5.0, "subpixel": 3.0, "phases": 2.0, "per_product": 6.0, "xla": 1.0, "s2d": 4.0, "torch": 1.5}
     records = [{"net": x.net, "layer": x.name, "form": f, "direction": d, "ms": ms[f] * (1 + (d == "dw"))}
                for x in found for f in [*layers.forms(x), "torch"] for d in layers.DIRECTIONS]  # fmt: skip
-    # G up2x (phases in the model): fwd 2 + dx 1 + dw 1 (x2 ms); D Conv_1 (xla): fwd 3 + dx 3 + dw 2 (x2 ms)
+    # G up2x (per_product in the model on the CPU, phases the fastest here): fwd 2 + dx 1 + dw 1 (x2 ms);
+    # D Conv_1 (xla): fwd 3 + dx 3 + dw 2 (x2 ms)
     assert layers.step_estimate(records, found, n_critic=1) == {
-        "model": 2.0 * 5 + 1.0 * 10, "best": 2.0 * 5 + 1.0 * 10, "torch": 1.5 * 5 + 1.5 * 10,
+        "model": 6.0 * 5 + 1.0 * 10, "best": 2.0 * 5 + 1.0 * 10, "torch": 1.5 * 5 + 1.5 * 10,
     }  # fmt: skip
+
+
+def test_conv_forms_sweeps_run_and_agree_with_xla(monkeypatch, capsys):
+    """The sweeps behind "auto" (benchmarks/conv_forms.py), on tiny shapes: every row printed, the per-tap weight
+    gradient equal to XLA's to round-off, and chunks smaller than the batch only."""
+    from jaxgan.bench import conv_forms
+
+    monkeypatch.setattr(conv_forms, "DW_SHAPES", [(2, 8, 4, 5, 3), (2, 8, 4, 5, 1)])
+    assert conv_forms.main(["--sweep", "dw,chunk", "--reps", "1", "--batch", "40"]) == 0
+    out = capsys.readouterr().out
+    rows = [line.split(" | ") for line in out.splitlines() if line.startswith("| 2x8^2x4 -> 5")]
+    assert [r[1] for r in rows] == ["3x3", "1x1"] and all(float(r[-1].rstrip(" |")) < 1e-5 for r in rows)
+    chunks = [line.split(" | ")[1] for line in out.splitlines() if line.startswith("| D Conv_1")]
+    assert chunks == ["whole", "32", "16"]

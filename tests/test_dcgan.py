@@ -147,7 +147,8 @@ def test_s2d_discriminator_equals_the_nn_conv_discriminator_with_the_same_params
 def test_discriminator_downsample_errors():
     x = _images(2, 28, 1)
     for bad, msg in [
-        (dict(downsample="fast"), r"downsample must be one of \('xla', 's2d'\) or one per stage \(2\), got 'fast'"),
+        (dict(downsample="fast"),
+             r"downsample must be one of \('xla', 's2d', 'auto'\) or one per stage \(2\), got 'fast'"),
         (dict(downsample="s2d,s2d,s2d"), r"or one per stage \(2\), got 's2d,s2d,s2d'"),
         (dict(downsample="s2d", spectral_norm=True), r"downsample 's2d' needs spectral_norm=False"),
     ]:

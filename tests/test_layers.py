@@ -16,6 +16,7 @@ from jaxgan.models.layers import (
     Downsample2x,
     SNConv,
     SNDense,
+    SubpixelConvTranspose,
     Upsample2x,
     conv_stride2_as_s2d,
     conv_transpose_as_phases,
@@ -226,11 +227,11 @@ def test_downsample2x_named_like_nn_conv_has_its_parameters_and_function():
     ref = Net("nn.Conv")
     params = jax.jit(ref.init)(key, x)
     y_ref = ref.apply(params, x)
-    for method in ("xla", "s2d"):
+    for method in ("xla", "s2d", "auto"):
         mine = Net(method).init(key, x)
         jax.tree_util.tree_map(np.testing.assert_array_equal, params, mine)  # same names, shapes, values
         np.testing.assert_allclose(Net(method).apply(params, x), y_ref, atol=1e-5)
-    with pytest.raises(ValueError, match=r"Downsample2x: method must be one of \('xla', 's2d'\), got 'fast'"):
+    with pytest.raises(ValueError, match=r"Downsample2x: method must be one of \('xla', 's2d', 'auto'\), got 'fast'"):
         Downsample2x(4, method="fast").init(key, x)
 
 
@@ -382,3 +383,178 @@ def test_per_product_weight_gradient_is_the_subpixel_forms_and_upsample2x_takes_
     params = jax.jit(t.init)(key, xs)
     jax.tree_util.tree_map(np.testing.assert_array_equal, params, jax.jit(p.init)(key, xs))
     np.testing.assert_allclose(p.apply(params, xs), t.apply(params, xs), atol=1e-5)
+
+
+# the shapes of the stride-1 convolutions of the shipped sngan32 (3x3 and 1x1 at 32x32, 3 input channels) at a
+# small batch, plus a rectangular kernel, "VALID", an even kernel's asymmetric "SAME" and an explicit border
+DOT_DW_CASES = [
+    ((2, 32, 32, 8), (3, 3), 8, "SAME"),
+    ((2, 32, 32, 8), (1, 1), 8, "SAME"),
+    ((2, 32, 32, 3), (3, 3), 8, "SAME"),
+    ((2, 8, 8, 4), (3, 2), 5, "SAME"),
+    ((2, 8, 9, 4), (4, 4), 5, "SAME"),
+    ((2, 7, 7, 3), (3, 3), 4, "VALID"),
+    ((2, 6, 6, 3), (2, 3), 4, ((0, 1), (2, 0))),
+]
+
+
+def _lax_conv_s1(x, w, padding):
+    return jax.lax.conv_general_dilated(x, w, (1, 1), padding, dimension_numbers=("NHWC", "HWIO", "NHWC"),
+                                        precision="highest")  # fmt: skip
+
+
+@pytest.mark.parametrize("x_shape, k, out, padding", DOT_DW_CASES)
+def test_conv_dot_dw_equals_the_convolution_to_second_order(x_shape, k, out, padding):
+    """Values, both gradients and a gradient penalty's second derivative equal ``lax.conv_general_dilated``'s."""
+    from jaxgan.models.layers import conv_dot_dw
+
+    x, w, b = _normal(0, x_shape), _normal(1, (*k, x_shape[-1], out), 0.3), _normal(2, (out,))
+    dn = ("NHWC", "HWIO", "NHWC")
+    ref = lambda x, w: _lax_conv_s1(x, w, padding) + b  # noqa: E731
+    new = lambda x, w: conv_dot_dw(x, w, (1, 1), padding, dimension_numbers=dn, precision="highest") + b  # noqa: E731
+    y_ref, vjp_ref = jax.vjp(ref, x, w)
+    y_new, vjp_new = jax.vjp(new, x, w)
+    np.testing.assert_array_equal(y_new, y_ref)  # the forward pass is XLA's own
+    dy = _normal(3, y_ref.shape)
+    (dx_new, dw_new), (dx_ref, dw_ref) = vjp_new(dy), vjp_ref(dy)
+    np.testing.assert_array_equal(dx_new, dx_ref)  # so is the input gradient
+    np.testing.assert_allclose(dw_new, dw_ref, atol=1e-4, rtol=1e-5)
+
+    def penalty(f):  # WGAN-GP's shape: the weights' gradient of a norm of an input gradient
+        return jax.grad(lambda w: jnp.sum(jax.grad(lambda x: jnp.sum(jnp.sin(f(x, w))))(x) ** 2))(w)
+
+    np.testing.assert_allclose(penalty(new), penalty(ref), atol=1e-3, rtol=1e-4)
+
+
+def test_conv_weight_grad_as_dots_against_numpy():
+    """By definition: dL/dw[i, j] = sum over batch and output pixels of xpad[a + i, b + j] dy[a, b]."""
+    from jaxgan.models.layers import conv_weight_grad_as_dots
+
+    x, dy = _normal(0, (2, 5, 6, 3)), _normal(1, (2, 5, 6, 4))
+    pads = ((1, 1), (2, 1))
+    xp = np.pad(x, ((0, 0), *pads, (0, 0)))
+    want = np.zeros((3, 4, 3, 4))
+    for i in range(3):
+        for j in range(4):
+            want[i, j] = np.einsum("nabc,nabo->co", xp[:, i : i + 5, j : j + 6], dy)
+    np.testing.assert_allclose(conv_weight_grad_as_dots(x, dy, (3, 4, 3, 4), pads), want, atol=1e-5)
+
+
+def test_conv_dot_dw_weight_gradient_lowers_to_one_dot_per_tap_and_other_calls_are_lax():
+    """What it claims: the weight gradient is kh * kw dots and no convolution; the forward pass and input gradient
+    stay one convolution each; a strided, dilated or grouped call is ``lax.conv_general_dilated`` itself."""
+    from jaxgan.models.layers import conv_dot_dw
+
+    x, w = jnp.zeros((2, 8, 8, 4)), jnp.zeros((3, 3, 4, 6))
+    dy = jnp.ones((2, 8, 8, 6))
+    dn = ("NHWC", "HWIO", "NHWC")
+    f = lambda x, w: conv_dot_dw(x, w, (1, 1), "SAME", dimension_numbers=dn)  # noqa: E731
+
+    def ops(g):
+        hlo = jax.jit(g).lower(x, w).as_text()
+        return len(re.findall(r"stablehlo.convolution", hlo)), len(re.findall(r"stablehlo.dot_general", hlo))
+
+    assert ops(lambda x, w: jax.vjp(lambda w: f(x, w), w)[1](dy)[0]) == (0, 9)
+    assert ops(f) == (1, 0)
+    assert ops(lambda x, w: jax.vjp(lambda x: f(x, w), x)[1](dy)[0]) == (1, 0)
+    xs, ws = _normal(0, (2, 8, 8, 4)), _normal(1, (3, 3, 4, 6))
+    for kwargs in (dict(window_strides=(2, 2)), dict(rhs_dilation=(2, 2)), dict(feature_group_count=2)):
+        kw = {"window_strides": (1, 1), **kwargs}
+        wg = ws[:, :, :2] if "feature_group_count" in kwargs else ws
+        want = jax.vjp(lambda w, kw=kw: jax.lax.conv_general_dilated(xs, w, padding="SAME", dimension_numbers=dn,
+                                                                     **kw), wg)  # fmt: skip
+        got = jax.vjp(lambda w, kw=kw: conv_dot_dw(xs, w, padding="SAME", dimension_numbers=dn, **kw), wg)
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1](want[0])[0], want[1](want[0])[0])
+
+
+def test_auto_conv_form_rule_and_conv_function():
+    from jaxgan.models.layers import CONV_FORMS, auto_conv_form, conv_auto, conv_dot_dw, conv_function
+
+    assert auto_conv_form((8, 32, 32, 256), (3, 3, 256, 256), "cpu") == "dot_dw"  # 8192 rows
+    assert auto_conv_form((64, 14, 14, 128), (3, 3, 128, 128), "cpu") == "dot_dw"  # 12544
+    assert auto_conv_form((8, 16, 16, 256), (3, 3, 256, 256), "cpu") == "xla"  # 2048
+    assert auto_conv_form((2, 8, 8, 256), (1, 1, 256, 256), "cpu") == "dot_dw"  # 1x1: one product
+    assert auto_conv_form((8, 32, 32, 256), (3, 3, 256, 3), "cpu") == "xla"  # 3 output channels
+    assert auto_conv_form((8, 32, 32, 256), (1, 1, 256, 16), "cpu") == "xla"
+    assert auto_conv_form((8, 32, 32, 256), (3, 3, 256, 256), "gpu") == "xla"
+    assert auto_conv_form((8, 32, 32, 256), (1, 1, 256, 256), "tpu") == "xla"
+    assert [conv_function(f) for f in CONV_FORMS] == [None, conv_dot_dw, conv_auto]
+    with pytest.raises(ValueError, match=r"conv form must be one of \('xla', 'dot_dw', 'auto'\), got 'fast'"):
+        conv_function("fast")
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16])
+def test_sngan_conv_forms_have_the_same_parameters_function_and_gradients(dtype):
+    """``conv="xla" / "dot_dw" / "auto"``: the same parameter tree and values from one key, the same outputs bit
+    for bit (the forward pass is XLA's in every form), parameter gradients equal to round-off, in the input's
+    dtype."""
+    from jaxgan.models.sngan import SNGANDiscriminator, SNGANGenerator
+
+    key = jax.random.key(0, impl="unsafe_rbg")
+    z, img = _normal(0, (4, 16)), _normal(1, (4, 32, 32, 3))  # 4 x 32 x 32 rows: "auto" takes dot_dw there
+    for cls, x, kw in ((SNGANGenerator, z, dict(ch=32)), (SNGANDiscriminator, img, dict(ch=32))):
+        nets = {f: cls(**kw, conv=f) for f in ("xla", "dot_dw", "auto")}
+        variables = jax.jit(lambda k, net=nets["xla"], x=x: net.init(k, x))(key)
+        x_in = jnp.asarray(x, dtype)
+
+        def loss(params, net, variables=variables, x_in=x_in):
+            out, _ = net.apply({**variables, "params": params}, x_in, mutable=["batch_stats"])
+            return jnp.sum(jnp.sin(out.astype(jnp.float32))), out
+
+        forms = {lay.name: lay.form for lay in _conv_layers(nets["auto"], x)}
+        assert forms["block4/conv1" if cls is SNGANGenerator else "block1/conv2/conv"] == "dot_dw", forms
+        assert forms["conv_out" if cls is SNGANGenerator else "block2/conv1/conv"] == "xla", forms
+        results = {}
+        for form, net in nets.items():
+            jax.tree_util.tree_map(np.testing.assert_array_equal, variables,
+                                   jax.jit(lambda k, net=net, x=x: net.init(k, x))(key))  # fmt: skip
+            params = jax.tree_util.tree_map(lambda p: p.astype(dtype), variables["params"])
+            results[form] = jax.jit(jax.grad(loss, has_aux=True), static_argnums=1)(params, net)
+        tol = 1e-4 if dtype == jnp.float32 else 3e-2
+        for form in ("dot_dw", "auto"):
+            np.testing.assert_array_equal(results[form][1], results["xla"][1])
+            for a, b in zip(jax.tree_util.tree_leaves(results[form][0]), jax.tree_util.tree_leaves(results["xla"][0])):
+                assert a.dtype == b.dtype == dtype
+                scale = float(jnp.max(jnp.abs(b.astype(jnp.float32)))) + 1e-6
+                np.testing.assert_allclose(np.asarray(a, np.float32) / scale, np.asarray(b, np.float32) / scale,
+                                           atol=tol)  # fmt: skip
+
+
+def _conv_layers(net, x):
+    """The layer profile's reading of ``net``'s convolutions (their forms as the network computes them)."""
+    from jaxgan.bench import layers as bench_layers
+
+    return bench_layers.network_layers("net", net, jnp.asarray(x))
+
+
+def test_auto_takes_strided_and_transposed_convolutions_in_batch_chunks_on_the_cpu():
+    """Past 64 rows, ``conv_auto``'s strided convolution and the ``per_product`` upsampling run in chunks of 64
+    (three convolutions for 130 rows, the last one of 2), with the values and gradients of the whole-batch form."""
+    from jaxgan.models.layers import auto_batch_chunk, conv_auto, conv_transpose_per_product
+
+    assert [auto_batch_chunk(n, "cpu") for n in (8, 64, 65, 256)] == [None, None, 64, 64]
+    assert auto_batch_chunk(256, "gpu") is None and auto_batch_chunk(256, "tpu") is None
+    dn = ("NHWC", "HWIO", "NHWC")
+    pad = ((1, 1), (1, 1))
+    zeros = jnp.zeros(5)
+    cases = [
+        (lambda x, w: conv_auto(x, w, (2, 2), pad, dimension_numbers=dn),
+         lambda x, w: jax.lax.conv_general_dilated(x, w, (2, 2), pad, dimension_numbers=dn), (6, 6, 16), (4, 4, 16, 5)),
+        (lambda x, w: SubpixelConvTranspose(5, 4, per_product=True).apply({"params": {"kernel": w, "bias": zeros}}, x),
+         conv_transpose_per_product, (3, 3, 4), (4, 4, 4, 5)),
+    ]  # fmt: skip
+    for new, ref, x_shape, w_shape in cases:
+        for n, convs in ((130, 3), (64, 1)):
+            x, w = _normal(0, (n, *x_shape)), _normal(1, w_shape, 0.3)
+            hlo = jax.jit(new).lower(x, w).as_text()
+            assert len(re.findall(r"stablehlo.convolution", hlo)) == convs, (n, hlo.count("convolution"))
+            y_new, vjp_new = jax.vjp(new, x, w)
+            y_ref, vjp_ref = jax.vjp(ref, x, w)
+            np.testing.assert_allclose(y_new, y_ref, atol=1e-5)
+            dy = _normal(2, y_ref.shape)
+            for a, b in zip(vjp_new(dy), vjp_ref(dy)):
+                np.testing.assert_allclose(a, b, atol=1e-4, rtol=1e-5)
+    x, w = _normal(0, (130, 6, 6, 15)), _normal(1, (4, 4, 15, 5))  # under 16 input channels: the whole batch
+    hlo = jax.jit(lambda x, w: conv_auto(x, w, (2, 2), pad, dimension_numbers=dn)).lower(x, w).as_text()
+    assert len(re.findall(r"stablehlo.convolution", hlo)) == 1

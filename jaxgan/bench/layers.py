@@ -115,52 +115,68 @@ def _pads(padding: Any, x_shape, kernel, strides) -> tuple[tuple[int, int], tupl
 
 def model_layers(model: str, batch: int) -> list[Layer]:
     """The conv / transposed-conv / dense layers of ``model``'s G and D, in call order, at ``batch`` rows."""
+    import jax.numpy as jnp
+
+    g, d, latent, image = _networks(model)
+    return network_layers("G", g, jnp.zeros((batch, latent))) + network_layers("D", d, jnp.zeros((batch, *image)))
+
+
+def network_layers(net: str, module: Any, inputs: Any) -> list[Layer]:
+    """The conv / transposed-conv / dense layers a Flax ``module`` calls on ``inputs``, in call order, each with the
+    form it computes in (read by intercepting its calls at ``init``, abstractly)."""
     import flax.linen as nn
     import jax
-    import jax.numpy as jnp
 
     from jaxgan.models.layers import Downsample2x, SubpixelConvTranspose, upsample_padding
 
-    g, d, latent, image = _networks(model)
     layers: list[Layer] = []
 
-    def capture(net: str, module: nn.Module, inputs) -> None:
-        def interceptor(next_fun, args, kwargs, context):
-            m = context.module
-            if context.method_name != "__call__" or not args:
-                return next_fun(*args, **kwargs)
-            x = args[0]
-            name = "/".join(m.scope.path)
-            common = dict(net=net, name=name, x_shape=tuple(x.shape), reads_input=x is inputs)
-            if isinstance(m, SubpixelConvTranspose) or (isinstance(m, nn.ConvTranspose) and m.strides == (2, 2)):
-                k = tuple(m.kernel_size) if not isinstance(m.kernel_size, int) else (m.kernel_size,) * 2
-                pads = (upsample_padding(k[0]), upsample_padding(k[1]))
-                form = "transpose"
-                if isinstance(m, SubpixelConvTranspose):
-                    form = "per_product" if m.per_product else "phases" if m.phases else "subpixel"
-                layers.append(
-                    Layer(kind="up2x", features=m.features, kernel=k, strides=(2, 2), padding=pads, form=form, **common)
-                )
-            elif isinstance(m, (nn.Conv, Downsample2x)):
-                k = tuple(m.kernel_size) if not isinstance(m.kernel_size, int) else (m.kernel_size,) * 2
-                strides = (2, 2) if isinstance(m, Downsample2x) else m.strides or 1
-                strides = (strides,) * 2 if isinstance(strides, int) else tuple(strides)
-                pads = _pads(m.padding, x.shape, k, strides)
-                form = m.method if isinstance(m, Downsample2x) else "xla"
-                layer = Layer(kind="conv", features=m.features, kernel=k, strides=strides, padding=pads, form=form,
-                              **common)  # fmt: skip
-                layers.append(layer)
-            elif isinstance(m, nn.Dense):
-                layers.append(Layer(kind="dense", features=m.features, **common))
+    def interceptor(next_fun, args, kwargs, context):
+        m = context.module
+        if context.method_name != "__call__" or not args:
             return next_fun(*args, **kwargs)
+        x = args[0]
+        name = "/".join(m.scope.path)
+        common = dict(net=net, name=name, x_shape=tuple(x.shape), reads_input=x is inputs)
+        if isinstance(m, SubpixelConvTranspose) or (isinstance(m, nn.ConvTranspose) and m.strides == (2, 2)):
+            k = tuple(m.kernel_size) if not isinstance(m.kernel_size, int) else (m.kernel_size,) * 2
+            pads = (upsample_padding(k[0]), upsample_padding(k[1]))
+            form = "transpose"
+            if isinstance(m, SubpixelConvTranspose):
+                form = "per_product" if m.per_product else "phases" if m.phases else "subpixel"
+            layers.append(
+                Layer(kind="up2x", features=m.features, kernel=k, strides=(2, 2), padding=pads, form=form, **common)
+            )
+        elif isinstance(m, (nn.Conv, Downsample2x)):
+            k = tuple(m.kernel_size) if not isinstance(m.kernel_size, int) else (m.kernel_size,) * 2
+            strides = (2, 2) if isinstance(m, Downsample2x) else m.strides or 1
+            strides = (strides,) * 2 if isinstance(strides, int) else tuple(strides)
+            pads = _pads(m.padding, x.shape, k, strides)
+            form = m.method if isinstance(m, Downsample2x) else _conv_form(m, x.shape, k, strides)
+            layer = Layer(kind="conv", features=m.features, kernel=k, strides=strides, padding=pads, form=form,
+                          **common)  # fmt: skip
+            layers.append(layer)
+        elif isinstance(m, nn.Dense):
+            layers.append(Layer(kind="dense", features=m.features, **common))
+        return next_fun(*args, **kwargs)
 
-        with nn.intercept_methods(interceptor):
-            jax.eval_shape(lambda: module.init(jax.random.key(0), inputs))
+    with nn.intercept_methods(interceptor):
+        jax.eval_shape(lambda: module.init(jax.random.key(0), inputs))
+    seen: set[str] = set()  # spectral norm calls its layer more than once at init
+    return [x for x in layers if x.name not in seen and not seen.add(x.name)]
 
-    capture("G", g, jnp.zeros((batch, latent)))
-    capture("D", d, jnp.zeros((batch, *image)))
-    seen: set[tuple[str, str]] = set()  # spectral norm calls its layer more than once at init
-    return [x for x in layers if (x.net, x.name) not in seen and not seen.add((x.net, x.name))]
+
+def _conv_form(m: Any, x_shape: tuple, kernel: tuple, strides: tuple) -> str:
+    """The form an ``nn.Conv`` computes in: its ``conv_general_dilated`` (``conv_dot_dw`` / ``conv_auto``), for a
+    stride-1 layer; ``"xla"`` otherwise."""
+    from jaxgan.models import layers as L
+
+    fn = getattr(m, "conv_general_dilated", None)
+    if strides != (1, 1) or fn is None:
+        return "xla"
+    if fn is L.conv_dot_dw:
+        return "dot_dw"
+    return L.auto_conv_form(x_shape, (*kernel, x_shape[-1], m.features)) if fn is L.conv_auto else "xla"
 
 
 def forms(layer: Layer) -> dict[str, Callable]:
@@ -180,6 +196,8 @@ def forms(layer: Layer) -> dict[str, Callable]:
             "per_product": lambda x, w: L.conv_transpose_per_product(x, w),
         }
     out = {"xla": lambda x, w: jax.lax.conv_general_dilated(x, w, layer.strides, layer.padding, dimension_numbers=dn)}
+    if layer.strides == (1, 1):
+        out["dot_dw"] = lambda x, w: L.conv_dot_dw(x, w, (1, 1), layer.padding, dimension_numbers=dn)
     if layer.strides == (2, 2):
         out["s2d"] = lambda x, w: L.conv_stride2_as_s2d(x, w, padding=layer.padding)
     return out

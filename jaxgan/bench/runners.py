@@ -54,11 +54,13 @@ def jaxgan_parts(
     upsample: str = "transpose",
     unroll_critic: bool = True,
     dtype: str = "float32",
-    downsample: str = "xla",
+    downsample: str = "auto",
+    conv: str = "auto",
 ):
     """``(train_step, state, real_batch_or_None, sample_fn_or_None)`` for one benchmark model in jaxgan, its
     networks computing in ``dtype`` (``"bfloat16"``: :func:`jaxgan.precision.mixed_precision`); ``upsample`` and
-    ``downsample`` are dcgan28's forms of its (transposed) stride-2 convolutions."""
+    ``downsample`` are dcgan28's forms of its (transposed) stride-2 convolutions, ``conv`` sngan32's form of its
+    stride-1 convolutions (:data:`jaxgan.models.layers.CONV_FORMS`)."""
     import jax
     import jax.numpy as jnp
     import optax
@@ -86,7 +88,7 @@ def jaxgan_parts(
     elif model == "sngan32":
         from jaxgan.models.sngan import SNGANDiscriminator, SNGANGenerator
 
-        g, d = from_linen(SNGANGenerator()), from_linen(SNGANDiscriminator())
+        g, d = from_linen(SNGANGenerator(conv=conv)), from_linen(SNGANDiscriminator(conv=conv))
         loss, opt, x_shape = "hinge", optax.adam(2e-4, b1=0.0, b2=0.9), (32, 32, 3)
     else:
         raise ValueError(f"unknown model {model!r}; models: {', '.join(MODELS)}")
@@ -116,7 +118,8 @@ def make_jaxgan_runner(
     k=1,
     unroll_critic=True,
     dtype="float32",
-    downsample="xla",
+    downsample="auto",
+    conv="auto",
 ) -> JaxRunner:
     """mode: ``step`` (one step per call), ``loop`` (k Python-dispatched steps per call, one sync),
     ``scan`` (``make_multi_step`` over k stacked copies of the batch, or ``make_sampled_multi_step`` for toy data),
@@ -128,7 +131,7 @@ def make_jaxgan_runner(
 
     from jaxgan import train
 
-    step, state, real, sample_fn = jaxgan_parts(model, batch, upsample, unroll_critic, dtype, downsample)
+    step, state, real, sample_fn = jaxgan_parts(model, batch, upsample, unroll_critic, dtype, downsample, conv)
     params = (_count(state.g_params), _count(state.d_params))
     donate_argnums = (0,) if donate else ()
     if sample_fn is not None:  # toy data drawn on device inside the call
@@ -200,20 +203,25 @@ def entries_for(
                     up,
                 )
             )
-        auto = "phases,transpose"  # the generator's default form
-        for down in ("s2d", "s2d,xla"):  # D's stride-2 convolutions as space-to-depth (all, or the first only)
+        from jaxgan.models.dcgan import auto_upsample
+
+        auto = auto_upsample(2)  # the generator's default form on this backend
+        # D's stride-2 convolutions as space-to-depth (all, or the first only), or nn.Conv's own (no batch chunks);
+        # and the default of 2026-12-01 (per-phase upsampling, nn.Conv's own downsampling)
+        variants = [(auto, d) for d in ("s2d", "s2d,xla", "xla")] + [("phases,transpose", "xla")]
+        for up, down in variants:
             out.append(
                 Entry(
                     model,
                     batch,
                     impl,
-                    f"{auto}, down {down}",
-                    lambda d=down: make_jaxgan_runner(model, batch, dtype=dtype, upsample=auto, downsample=d),
-                    step_flops(model, batch, auto),
-                    auto,
+                    f"{up}, down {down}",
+                    lambda u=up, d=down: make_jaxgan_runner(model, batch, dtype=dtype, upsample=u, downsample=d),
+                    step_flops(model, batch, up),
+                    up,
                 )
             )
-        for up in ("transpose", "subpixel", "phases,transpose") if dtype == "float32" else ():
+        for up in ("transpose", "subpixel", "phases,transpose", "per_product,transpose") if dtype == "float32" else ():
             out.append(
                 Entry(model, batch, "minimal_jax", up, lambda up=up: make_minimal_runner(batch, upsample=up), flops, up)
             )
@@ -238,6 +246,9 @@ def entries_for(
             out.append(row(f"scan x{k}, not donated", mode="scan", k=k, donate=False))
     else:
         out.append(Entry(model, batch, impl, "", lambda: make_jaxgan_runner(model, batch, dtype=dtype), flops))
+        if model == "sngan32":  # the default conv="auto" against nn.Conv's own form everywhere
+            build = lambda: make_jaxgan_runner(model, batch, dtype=dtype, conv="xla")  # noqa: E731
+            out.append(Entry(model, batch, impl, "conv xla", build, flops))
         if levers and N_CRITIC[model] > 1:
             out.append(
                 Entry(

@@ -170,6 +170,9 @@ def ratio_records(rows: list[dict]) -> list[dict]:
                 "speed_ratio": round(b["step_ms_median"] / a["step_ms_median"], 3),
             })  # fmt: skip
 
+    from jaxgan.models.dcgan import auto_upsample
+
+    auto = auto_upsample(2)  # dcgan28's default form on this backend
     for model, batch in sorted({(r["model"], r["batch"]) for r in rows}):
         torch_row = find(model, batch, "torch", "eager")
         compiled = find(model, batch, "torch", "compile")
@@ -178,7 +181,7 @@ def ratio_records(rows: list[dict]) -> list[dict]:
             add("jaxgan/torch_eager", r, torch_row)
             add("jaxgan/torch_compile", r, compiled)
         add("torch_compile/torch_eager", compiled, torch_row)
-        for up in ("transpose", "subpixel", "phases,transpose"):
+        for up in ("transpose", "subpixel", "phases,transpose", "per_product,transpose"):
             add("jaxgan/minimal_jax", find(model, batch, "jaxgan", up), find(model, batch, "minimal_jax", up))
             add("minimal_jax/torch_eager", find(model, batch, "minimal_jax", up), torch_row)
         t = find(model, batch, "jaxgan", "transpose")
@@ -186,9 +189,12 @@ def ratio_records(rows: list[dict]) -> list[dict]:
         for up in (*ups, "per_product,transpose"):
             add(f"{up.replace(',', '+')}/transpose", find(model, batch, "jaxgan", up), t)
         add("resize_conv/transpose", find(model, batch, "jaxgan", "resize_conv"), t)
-        for down in ("s2d", "s2d,xla"):  # D's stride-2 convolutions as space-to-depth, against nn.Conv's form
-            add(f"down_{down.replace(',', '+')}/xla", find(model, batch, "jaxgan", f"phases,transpose, down {down}"),
-                find(model, batch, "jaxgan", "phases,transpose"))  # fmt: skip
+        for down in ("s2d", "s2d,xla", "xla"):  # D's stride-2 convolutions in other forms, against the default's
+            add(f"down_{down.replace(',', '+')}/auto", find(model, batch, "jaxgan", f"{auto}, down {down}"),
+                find(model, batch, "jaxgan", auto))  # fmt: skip
+        add("auto/previous_default", find(model, batch, "jaxgan", auto),
+            find(model, batch, "jaxgan", "phases,transpose, down xla"))  # fmt: skip
+        add("conv_auto/xla", find(model, batch, "jaxgan", ""), find(model, batch, "jaxgan", "conv xla"))
         loop_row = find(model, batch, "jaxgan", "critic loop")
         add("critic_unrolled/critic_loop", find(model, batch, "jaxgan", ""), loop_row)
         for r in jax_rows:  # the lever rows: "<base>, not donated", "<base>, loop xK, 1 sync", "<base>, scan xK"

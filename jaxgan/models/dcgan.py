@@ -42,6 +42,7 @@ from jaxgan.models.layers import (
     SNEmbed,
     Upsample2x,
     batch_norm,
+    conv_function,
 )
 
 Array = jax.Array
@@ -57,6 +58,18 @@ def _label_code(labels: Array, num_classes: int, embed_dim: int | None, name: st
     return nn.Embed(num_classes, embed_dim, embedding_init=DCGAN_INIT, name=name)(labels)
 
 
+def auto_upsample(stages: int, backend: str | None = None) -> str:
+    """The upsampling forms ``upsample="auto"`` gives a generator of ``stages`` stages, one per stage.
+
+    On the CPU: :func:`~jaxgan.models.layers.conv_transpose_per_product` for the hidden stages (each of its
+    products in the form XLA's CPU runs fastest; the dcgan28 b64 step 1.14x the per-phase form's, docs/
+    performance.md) and the plain transposed convolution for the image layer, where it is cheapest. On other
+    backends (not measured here): the per-phase form, then the plain transposed convolution, as before."""
+    backend = jax.default_backend() if backend is None else backend
+    hidden = "per_product" if backend == "cpu" else "phases"
+    return ",".join([hidden] * (stages - 1) + ["transpose"])
+
+
 class DCGANGenerator(nn.Module):
     """DCGAN generator: ``z [batch, latent_dim]`` -> images ``[batch, resolution, resolution, channels]`` in [-1, 1].
 
@@ -67,8 +80,9 @@ class DCGANGenerator(nn.Module):
       upsample: :class:`~jaxgan.models.layers.Upsample2x` method: ``"transpose"``, ``"subpixel"`` and
         ``"phases"`` are the same function with the same parameters; ``"resize_conv"`` is a different layer.
         A comma-separated list gives one method per stage (``"phases,transpose"`` at 28x28). ``"auto"`` (the
-        default) is ``"phases"`` for every stage but the last and ``"transpose"`` for the last: the fastest of
-        these exact forms in the CPU benchmark (same parameters as the plain layer whichever is used).
+        default) is :func:`auto_upsample`: on the CPU ``"per_product"`` for every stage but the last and
+        ``"transpose"`` for the last, the fastest of these exact forms in the CPU benchmark; elsewhere
+        ``"phases"`` then ``"transpose"``. The same parameters as the plain layer whichever is used.
       kernel_size: upsampling kernel size (4).
       extra_convs: stride-1 3x3 convolutions (no bias) -> BN -> ReLU added at the start resolution, before the
         first upsampling, each keeping its width (0 in the paper; the stride-1 layer of TensorFlow's DCGAN
@@ -106,9 +120,7 @@ class DCGANGenerator(nn.Module):
             h = nn.relu(batch_norm(train, self.bn_axis_name, name="hidden_bn")(h))
         h = nn.Dense(start * start * width, use_bias=False, kernel_init=DCGAN_INIT)(h)
         h = h.reshape(h.shape[0], start, start, width)
-        # "auto": the fastest exact form measured on CPU (benchmarks/step_throughput.py, README "Performance"):
-        # per-phase convolutions for the hidden stages, the plain transposed convolution for the image layer.
-        upsample = ",".join(["phases"] * (stages - 1) + ["transpose"]) if self.upsample == "auto" else self.upsample
+        upsample = auto_upsample(stages) if self.upsample == "auto" else self.upsample
         methods = upsample.split(",")
         if len(methods) not in (1, stages):
             raise ValueError(
@@ -150,9 +162,10 @@ class DCGANDiscriminator(nn.Module):
       aux_hidden: when > 0, that head is ``Dense(aux_hidden) -> BN -> LReLU -> Dense(aux_outputs)`` (InfoGAN's Q:
         128), else one ``Dense(aux_outputs)`` (ACGAN's).
       downsample: how the stride-2 convolutions are computed, one :class:`~jaxgan.models.layers.Downsample2x`
-        method or a comma-separated one per stage: ``"xla"`` (``nn.Conv``, the default) or ``"s2d"``
-        (space-to-depth then a stride-1 convolution: the same function and parameters). Not with
-        ``spectral_norm``.
+        method or a comma-separated one per stage: ``"auto"`` (the default: ``nn.Conv`` computing by
+        :func:`~jaxgan.models.layers.conv_auto`, which on the CPU takes batches over 64 rows in chunks of 64),
+        ``"xla"`` (``nn.Conv`` as it is) or ``"s2d"`` (space-to-depth then a stride-1 convolution). The same
+        function and parameters whichever is used. ``"s2d"`` not with ``spectral_norm``.
 
     ``labels [batch]`` (int) are required when ``num_classes`` is set and ignored otherwise.
     """
@@ -170,7 +183,7 @@ class DCGANDiscriminator(nn.Module):
     dense_hidden: int = 0
     aux_outputs: int = 0
     aux_hidden: int = 0
-    downsample: str = "xla"
+    downsample: str = "auto"
 
     @nn.compact
     def __call__(self, x: Array, labels: Array | None = None, *, train: bool = True) -> Array:
@@ -196,7 +209,7 @@ class DCGANDiscriminator(nn.Module):
                 f"got {self.downsample!r}"
             )
         methods = methods * stages if len(methods) == 1 else methods
-        if self.spectral_norm and set(methods) != {"xla"}:
+        if self.spectral_norm and not set(methods) <= {"xla", "auto"}:
             raise ValueError(f"DCGANDiscriminator: downsample {self.downsample!r} needs spectral_norm=False")
         k, pad = self.kernel_size, (self.kernel_size - 1) // 2
         for i in range(stages):
@@ -209,13 +222,14 @@ class DCGANDiscriminator(nn.Module):
             conv_kwargs = dict(strides=2, padding=padding, use_bias=not norm, kernel_init=DCGAN_INIT)
             features = self.base_features * 2**i
             if self.spectral_norm:
-                h = SNConv(features, k, **conv_kwargs)(h, train=train)
-            elif methods[i] != "xla":  # named as the nn.Conv it replaces: the same parameters and checkpoints
+                h = SNConv(features, k, **conv_kwargs, conv=methods[i])(h, train=train)
+            elif methods[i] == "s2d":  # named as the nn.Conv it replaces: the same parameters and checkpoints
                 h = Downsample2x(features, k, padding=padding, method=methods[i], use_bias=not norm,
                                  kernel_init=DCGAN_INIT, name=f"Conv_{i}")(h)  # fmt: skip
             else:  # auto-named Conv_0, Conv_1, ... unless another stage's Downsample2x holds a name
-                name = None if set(methods) == {"xla"} else f"Conv_{i}"
-                h = nn.Conv(features, (k, k), **{**conv_kwargs, "strides": (2, 2)}, name=name)(h)
+                name = None if "s2d" not in methods else f"Conv_{i}"
+                h = nn.Conv(features, (k, k), **{**conv_kwargs, "strides": (2, 2)}, name=name,
+                            conv_general_dilated=conv_function(methods[i]))(h)  # fmt: skip
             if norm:
                 h = batch_norm(train, self.bn_axis_name)(h)
             h = nn.leaky_relu(h, 0.2)

@@ -42,6 +42,7 @@ translation models.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import flax.linen as nn
@@ -271,7 +272,8 @@ class SubpixelConvTranspose(nn.Module):
       kernel_init, bias_init: initializers, as in ``nn.ConvTranspose``.
       phases: compute it as four per-phase convolutions (:func:`conv_transpose_as_phases`) instead of one
         stacked convolution (:func:`conv_transpose_as_subpixel`).
-      per_product: compute it by :func:`conv_transpose_per_product` (overrides ``phases``).
+      per_product: compute it by :func:`conv_transpose_per_product` (overrides ``phases``), on the CPU in batch
+        chunks of :func:`auto_batch_chunk` rows.
     """
 
     features: int
@@ -287,8 +289,8 @@ class SubpixelConvTranspose(nn.Module):
         kh, kw = _pair(self.kernel_size)
         kernel = self.param("kernel", self.kernel_init, (kh, kw, x.shape[-1], self.features), jnp.float32)
         bias = self.param("bias", self.bias_init, (self.features,), jnp.float32) if self.use_bias else None
-        if self.per_product:
-            return conv_transpose_per_product(x, kernel, bias)
+        if self.per_product:  # on the CPU, in chunks of 64 rows past 64 (auto_batch_chunk)
+            return batch_chunked(lambda x: conv_transpose_per_product(x, kernel, bias), x, auto_batch_chunk(x.shape[0]))
         fn = conv_transpose_as_phases if self.phases else conv_transpose_as_subpixel
         return fn(x, kernel, bias)
 
@@ -296,7 +298,7 @@ class SubpixelConvTranspose(nn.Module):
 # --------------------------------------------------------------------------------------------------------
 # the stride-2 convolution and its space-to-depth form
 
-DOWNSAMPLE_METHODS = ("xla", "s2d")
+DOWNSAMPLE_METHODS = ("xla", "s2d", "auto")
 
 
 def _s2d_axis(size: int, k: int, pad: tuple[int, int]) -> tuple[int, int, int]:
@@ -366,8 +368,9 @@ class Downsample2x(nn.Module):
       features: output channels.
       kernel_size: ``k`` (an int or a ``(kh, kw)`` pair).
       padding: as in ``nn.Conv``.
-      method: ``"xla"`` (``lax.conv_general_dilated`` with window strides 2, what ``nn.Conv`` runs) or ``"s2d"``
-        (:func:`conv_stride2_as_s2d`).
+      method: ``"xla"`` (``lax.conv_general_dilated`` with window strides 2, what ``nn.Conv`` runs), ``"s2d"``
+        (:func:`conv_stride2_as_s2d`) or ``"auto"`` (:func:`conv_auto`: XLA's, on the CPU in batch chunks of
+        :func:`auto_batch_chunk` rows).
       use_bias: add a bias.
       kernel_init, bias_init: initializers, as in ``nn.Conv``.
     """
@@ -391,12 +394,191 @@ class Downsample2x(nn.Module):
         if self.method == "s2d":
             return conv_stride2_as_s2d(x, kernel, bias, padding=self.padding)
         padding = self.padding if isinstance(self.padding, str) else tuple(map(tuple, self.padding))
-        y = jax.lax.conv_general_dilated(x, kernel, (2, 2), padding, dimension_numbers=("NHWC", "HWIO", "NHWC"))
+        conv = conv_auto if self.method == "auto" else jax.lax.conv_general_dilated
+        y = conv(x, kernel, (2, 2), padding, dimension_numbers=_NHWC)
         return y if bias is None else y + bias
 
 
 def _pair(k: int | tuple[int, int]) -> tuple[int, int]:
     return (k, k) if isinstance(k, int) else tuple(k)
+
+
+# --------------------------------------------------------------------------------------------------------
+# the stride-1 convolution with its weight gradient as matrix products
+
+CONV_FORMS = ("xla", "dot_dw", "auto")
+_NHWC = ("NHWC", "HWIO", "NHWC")
+
+
+def _conv_nhwc(x: Array, kernel: Array, pads: tuple, precision: Any) -> Array:
+    return jax.lax.conv_general_dilated(x, kernel, (1, 1), pads, dimension_numbers=_NHWC, precision=precision)
+
+
+def conv_weight_grad_as_dots(x: Array, dy: Array, kernel_shape: tuple, pads: tuple, precision: Any = None) -> Array:
+    """The weight gradient of a stride-1 convolution as one matrix product per kernel tap.
+
+    For ``y[n, a, b, o] = sum_{i, j, c} xp[n, a + i, b + j, c] kernel[i, j, c, o]`` (``xp``: ``x`` zero-padded by
+    ``pads``), ``dL/dkernel[i, j] = xp[:, i:i + H', j:j + W', :]^T dy``, a ``[c, batch * H' * W']`` by
+    ``[batch * H' * W', out]`` product for each of the ``kh * kw`` taps (one plain product for a 1x1 kernel), in
+    float32 whatever the operands' dtype, returned in ``x``'s dtype. The same sums as XLA's weight gradient, which
+    its CPU backend computes as a convolution over the whole ``H' x W'`` window.
+
+    Args:
+      x: ``[batch, height, width, in]``.
+      dy: ``[batch, height', width', out]``, the output gradient.
+      kernel_shape: ``(kh, kw, in, out)``.
+      pads: ``((top, bottom), (left, right))``, each >= 0.
+      precision: passed to ``lax.dot_general``.
+    """
+    kh, kw, cin, cout = kernel_shape
+    xp = jnp.pad(x, ((0, 0), tuple(pads[0]), tuple(pads[1]), (0, 0)))
+    ho, wo = dy.shape[1:3]
+    d = dy.reshape(-1, cout)
+    taps = [
+        jax.lax.dot_general(
+            xp[:, i : i + ho, j : j + wo, :].reshape(-1, cin),
+            d,
+            (((0,), (0,)), ((), ())),
+            precision=precision,
+            preferred_element_type=jnp.float32,
+        )
+        for i in range(kh)
+        for j in range(kw)
+    ]
+    return jnp.stack(taps).reshape(kernel_shape).astype(x.dtype)
+
+
+@partial(jax.custom_vjp, nondiff_argnums=(2, 3))
+def _conv_dot_dw(x: Array, kernel: Array, pads: tuple, precision: Any) -> Array:
+    return _conv_nhwc(x, kernel, pads, precision)
+
+
+def _conv_dot_dw_fwd(x: Array, kernel: Array, pads: tuple, precision: Any) -> tuple[Array, tuple[Array, Array]]:
+    return _conv_nhwc(x, kernel, pads, precision), (x, kernel)
+
+
+def _conv_dot_dw_bwd(pads: tuple, precision: Any, res: tuple[Array, Array], dy: Array) -> tuple[Array, Array]:
+    x, kernel = res
+    dx = jax.vjp(lambda x: _conv_nhwc(x, kernel, pads, precision), x)[1](dy)[0]  # XLA's own input gradient
+    dw = conv_weight_grad_as_dots(x, dy, kernel.shape, pads, precision).astype(kernel.dtype)
+    return dx, dw
+
+
+_conv_dot_dw.defvjp(_conv_dot_dw_fwd, _conv_dot_dw_bwd)
+
+
+def _plain_stride1(lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation, dimension_numbers,
+                   feature_group_count, batch_group_count) -> tuple | None:  # fmt: skip
+    """The explicit pads when the call is a plain stride-1 NHWC/HWIO 2-D convolution with non-negative padding,
+    else ``None`` (the forms below then leave it to ``lax.conv_general_dilated``)."""
+    if lhs.ndim != 4 or rhs.ndim != 4 or feature_group_count != 1 or batch_group_count != 1:
+        return None
+    if tuple(window_strides) != (1, 1) or any(d not in (None, (1, 1), [1, 1]) for d in (lhs_dilation, rhs_dilation)):
+        return None
+    nhwc = jax.lax.conv_dimension_numbers(lhs.shape, rhs.shape, _NHWC)
+    if jax.lax.conv_dimension_numbers(lhs.shape, rhs.shape, dimension_numbers) != nhwc:
+        return None
+    if isinstance(padding, str):
+        padding = jax.lax.padtype_to_pads(lhs.shape[1:3], rhs.shape[:2], (1, 1), padding)
+    pads = tuple((int(lo), int(hi)) for lo, hi in padding)
+    return pads if all(p >= 0 for pair in pads for p in pair) else None
+
+
+def conv_dot_dw(lhs: Array, rhs: Array, window_strides, padding, lhs_dilation=None, rhs_dilation=None,
+                dimension_numbers=None, feature_group_count: int = 1, batch_group_count: int = 1,
+                precision: Any = None, preferred_element_type: Any = None) -> Array:  # fmt: skip
+    """``lax.conv_general_dilated``, with a stride-1 convolution's weight gradient as matrix products.
+
+    A drop-in for ``lax.conv_general_dilated`` (the same signature; ``nn.Conv(...,
+    conv_general_dilated=conv_dot_dw)`` keeps the layer's parameters and checkpoints). For a plain stride-1 2-D
+    convolution in NHWC / HWIO layout with non-negative padding and no dilation or groups, it is a
+    ``jax.custom_vjp`` whose forward pass and input gradient are XLA's own and whose weight gradient is
+    :func:`conv_weight_grad_as_dots`. XLA's CPU backend computes that gradient as a convolution over the whole
+    output window, which ran at 56 GFLOP/s for ``sngan32``'s 32x32 3x3 layers against 148 for the per-tap
+    products, and at 20 against 165 for their 1x1 shortcut (``benchmarks/layer_profile.py --model sngan32``,
+    docs/performance.md). Any other call
+    is passed to ``lax.conv_general_dilated`` unchanged. Exact: the same products summed in another order, so the
+    values and gradients are XLA's to float32 round-off; second derivatives (gradient penalties) differentiate the
+    backward pass, which is plain JAX. No forward-mode derivative (``jax.jvp``), as for any ``custom_vjp``.
+    """
+    pads = _plain_stride1(lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation, dimension_numbers,
+                          feature_group_count, batch_group_count)  # fmt: skip
+    if pads is None or preferred_element_type is not None:
+        return jax.lax.conv_general_dilated(
+            lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation, dimension_numbers, feature_group_count,
+            batch_group_count, precision, preferred_element_type
+        )  # fmt: skip
+    return _conv_dot_dw(lhs, rhs, pads, precision)
+
+
+def auto_conv_form(x_shape: tuple, kernel_shape: tuple, backend: str | None = None, strides: tuple = (1, 1)) -> str:
+    """The form ``"auto"`` picks for a convolution with input ``x_shape`` (NHWC), kernel ``kernel_shape`` (HWIO) and
+    window ``strides``: ``"dot_dw"`` on the CPU where it measured faster, else ``"xla"``.
+
+    The rule, from ``benchmarks/conv_forms.py --sweep dw`` on the 2-core Xeon (2026-12-02; docs/performance.md,
+    "The weight gradient as matrix products"), XLA's weight gradient time over the per-tap products': a 1x1 kernel
+    (one plain product) 8.0x; 3x3 with ``batch x height x width`` >= 4096 rows 1.1-2.2x (sngan32's 32x32 layers
+    1.5-2.2x, 28x28 and 14x14 at batch 64 1.1-1.5x); 2048 and 3136 rows 0.89x and 0.93x (so not below 4096); 3
+    output channels 0.19x (so at least 32 are required). Stride-1 layers only; off the CPU always ``"xla"``: the
+    forms were measured on XLA's CPU backend only."""
+    backend = jax.default_backend() if backend is None else backend
+    kh, kw, _, cout = kernel_shape
+    if backend != "cpu" or cout < 32 or tuple(strides) != (1, 1):
+        return "xla"
+    rows = x_shape[0] * x_shape[1] * x_shape[2]
+    return "dot_dw" if (kh, kw) == (1, 1) or rows >= 4096 else "xla"
+
+
+AUTO_BATCH_CHUNK = 64
+
+
+def auto_batch_chunk(batch: int, backend: str | None = None) -> int | None:
+    """The batch chunk ``"auto"`` computes a strided or transposed convolution in: :data:`AUTO_BATCH_CHUNK` rows
+    on the CPU when the batch is larger, else ``None`` (the whole batch at once).
+
+    XLA's CPU convolutions slow down more than linearly past 64 rows. ``benchmarks/conv_forms.py --sweep chunk``,
+    ``dcgan28``'s layers at batch 256 (2-core Xeon, 2026-12-02), whole batch against chunks of 64: D's 14x14
+    stride-2 layer, input gradient 41.6 against 26.7 ms and weight gradient 38.9 against 25.7 (forward 16.9 against
+    19.3); G's hidden ``"per_product"`` upsampling, forward 39.4 against 18.6 ms and weight gradient 103.0 against
+    40.4. Chunks of 32 or 16 were not better overall; at batch 64 they gained nothing."""
+    backend = jax.default_backend() if backend is None else backend
+    return AUTO_BATCH_CHUNK if backend == "cpu" and batch > AUTO_BATCH_CHUNK else None
+
+
+def batch_chunked(f: Any, x: Array, chunk: int | None) -> Array:
+    """``f(x)`` computed as ``f`` of consecutive ``chunk``-row slices of ``x``, concatenated on axis 0 (the last
+    slice may be shorter); ``f(x)`` itself when ``chunk`` is ``None`` or covers the batch. For a per-row function
+    (a convolution) the same values; its weight gradient is then the sum of the chunks' (round-off apart)."""
+    n = x.shape[0]
+    if chunk is None or chunk >= n:
+        return f(x)
+    return jnp.concatenate([f(x[i : i + chunk]) for i in range(0, n, chunk)], axis=0)
+
+
+def conv_auto(lhs: Array, rhs: Array, window_strides, padding, *args, **kwargs) -> Array:
+    """``lax.conv_general_dilated`` in the form ``"auto"`` picks for the call (a drop-in, as :func:`conv_dot_dw`):
+    :func:`conv_dot_dw` where :func:`auto_conv_form` says so; otherwise XLA's, and for a strided convolution with a
+    leading batch axis and at least 16 input channels, in chunks of :func:`auto_batch_chunk` rows (``dcgan28``'s
+    1-channel input layer ran slower in chunks at batch 256: input gradient 4.5 against 2.8 ms, weight gradient 5.3
+    against 4.0, ``benchmarks/conv_forms.py``)."""
+    if auto_conv_form(lhs.shape, rhs.shape, strides=tuple(window_strides)) == "dot_dw":
+        return conv_dot_dw(lhs, rhs, window_strides, padding, *args, **kwargs)
+    conv = lambda x: jax.lax.conv_general_dilated(x, rhs, window_strides, padding, *args, **kwargs)  # noqa: E731
+    dn = kwargs.get("dimension_numbers", args[2] if len(args) > 2 else None)
+    specs = jax.lax.conv_dimension_numbers(lhs.shape, rhs.shape, dn)
+    batch_first = specs.lhs_spec[0] == 0 and specs.out_spec[0] == 0
+    wide = lhs.shape[specs.lhs_spec[1]] >= 16  # an image layer of 1 channel measured slower in chunks
+    if tuple(window_strides) != (1,) * (lhs.ndim - 2) and batch_first and wide:
+        return batch_chunked(conv, lhs, auto_batch_chunk(lhs.shape[0]))
+    return conv(lhs)
+
+
+def conv_function(form: str) -> Any:
+    """What to pass as ``nn.Conv(conv_general_dilated=...)`` for ``form`` in :data:`CONV_FORMS` (``None`` for
+    ``"xla"``: ``nn.Conv``'s own ``lax.conv_general_dilated``)."""
+    if form not in CONV_FORMS:
+        raise ValueError(f"conv form must be one of {CONV_FORMS}, got {form!r}")
+    return {"xla": None, "dot_dw": conv_dot_dw, "auto": conv_auto}[form]
 
 
 class Upsample2x(nn.Module):
@@ -500,6 +682,7 @@ class SNConv(nn.Module):
       padding: as in ``nn.Conv``.
       use_bias: add a bias.
       kernel_init: kernel initializer.
+      conv: the convolution's form, one of :data:`CONV_FORMS` (:func:`conv_function`); ``"auto"`` by default.
 
     Call: ``x [batch, height, width, in]`` -> ``[batch, height', width', features]``.
     """
@@ -510,6 +693,7 @@ class SNConv(nn.Module):
     padding: Any = "SAME"
     use_bias: bool = True
     kernel_init: Any = nn.initializers.lecun_normal()
+    conv: str = "auto"
 
     @nn.compact
     def __call__(self, x: Array, *, train: bool = True) -> Array:
@@ -520,6 +704,7 @@ class SNConv(nn.Module):
             padding=self.padding,
             use_bias=self.use_bias,
             kernel_init=self.kernel_init,
+            conv_general_dilated=conv_function(self.conv),
             name="conv",
         )
         return nn.SpectralNorm(layer, dtype=_sn_dtype(x), name="sn")(x, update_stats=train)

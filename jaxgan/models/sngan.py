@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxgan.models.common import avg_pool2, upsample_nearest
-from jaxgan.models.layers import ConditionalBatchNorm, SNConv, SNDense, SNEmbed, batch_norm
+from jaxgan.models.layers import ConditionalBatchNorm, SNConv, SNDense, SNEmbed, batch_norm, conv_function
 
 Array = jax.Array
 
@@ -55,16 +55,20 @@ class GBlock(nn.Module):
     features: int
     num_classes: int | None = None
     bn_axis_name: str | None = None
+    conv: str = "auto"
 
     @nn.compact
     def __call__(self, x: Array, labels: Array | None = None, *, train: bool = True) -> Array:
         norm = dict(num_classes=self.num_classes, bn_axis_name=self.bn_axis_name)
+        fn = conv_function(self.conv)
         h = nn.relu(_Norm(**norm, name="norm1")(x, labels, train=train))
         h = upsample_nearest(h)
-        h = nn.Conv(self.features, (3, 3), kernel_init=_XAVIER_RELU, name="conv1")(h)
+        h = nn.Conv(self.features, (3, 3), kernel_init=_XAVIER_RELU, conv_general_dilated=fn, name="conv1")(h)
         h = nn.relu(_Norm(**norm, name="norm2")(h, labels, train=train))
-        h = nn.Conv(self.features, (3, 3), kernel_init=_XAVIER_RELU, name="conv2")(h)
-        sc = nn.Conv(self.features, (1, 1), kernel_init=_XAVIER, name="shortcut")(upsample_nearest(x))
+        h = nn.Conv(self.features, (3, 3), kernel_init=_XAVIER_RELU, conv_general_dilated=fn, name="conv2")(h)
+        sc = nn.Conv(self.features, (1, 1), kernel_init=_XAVIER, conv_general_dilated=fn, name="shortcut")(
+            upsample_nearest(x)
+        )
         return h + sc
 
 
@@ -75,13 +79,15 @@ class DBlockOptimized(nn.Module):
     """
 
     features: int
+    conv: str = "auto"
 
     @nn.compact
     def __call__(self, x: Array, *, train: bool = True) -> Array:
-        h = SNConv(self.features, 3, kernel_init=_XAVIER_RELU, name="conv1")(x, train=train)
-        h = SNConv(self.features, 3, kernel_init=_XAVIER_RELU, name="conv2")(nn.relu(h), train=train)
+        c = self.conv
+        h = SNConv(self.features, 3, kernel_init=_XAVIER_RELU, conv=c, name="conv1")(x, train=train)
+        h = SNConv(self.features, 3, kernel_init=_XAVIER_RELU, conv=c, name="conv2")(nn.relu(h), train=train)
         h = avg_pool2(h)
-        sc = SNConv(self.features, 1, kernel_init=_XAVIER, name="shortcut")(avg_pool2(x), train=train)
+        sc = SNConv(self.features, 1, kernel_init=_XAVIER, conv=c, name="shortcut")(avg_pool2(x), train=train)
         return h + sc
 
 
@@ -94,14 +100,16 @@ class DBlock(nn.Module):
 
     features: int
     downsample: bool = False
+    conv: str = "auto"
 
     @nn.compact
     def __call__(self, x: Array, *, train: bool = True) -> Array:
-        h = SNConv(x.shape[-1], 3, kernel_init=_XAVIER_RELU, name="conv1")(nn.relu(x), train=train)
-        h = SNConv(self.features, 3, kernel_init=_XAVIER_RELU, name="conv2")(nn.relu(h), train=train)
+        c = self.conv
+        h = SNConv(x.shape[-1], 3, kernel_init=_XAVIER_RELU, conv=c, name="conv1")(nn.relu(x), train=train)
+        h = SNConv(self.features, 3, kernel_init=_XAVIER_RELU, conv=c, name="conv2")(nn.relu(h), train=train)
         sc = x
         if self.downsample or x.shape[-1] != self.features:
-            sc = SNConv(self.features, 1, kernel_init=_XAVIER, name="shortcut")(x, train=train)
+            sc = SNConv(self.features, 1, kernel_init=_XAVIER, conv=c, name="shortcut")(x, train=train)
         if self.downsample:
             h, sc = avg_pool2(h), avg_pool2(sc)
         return h + sc
@@ -116,6 +124,10 @@ class SNGANGenerator(nn.Module):
       bottom_width: spatial size after the dense layer (4; the output is ``bottom_width * 8``).
       num_classes: number of labels (class-conditional batch norms), or ``None``.
       bn_axis_name: cross-replica batch-norm axis, or ``None``.
+      conv: the form of every convolution, one of :data:`~jaxgan.models.layers.CONV_FORMS`: ``"xla"``
+        (``nn.Conv``'s own), ``"dot_dw"`` (:func:`~jaxgan.models.layers.conv_dot_dw`: the weight gradient as
+        matrix products) or ``"auto"`` (the default: per layer, the one measured faster on the backend,
+        :func:`~jaxgan.models.layers.auto_conv_form`). The same parameters and function whichever is used.
 
     ``labels [batch]`` (int) are required when ``num_classes`` is set and ignored otherwise.
     """
@@ -125,6 +137,7 @@ class SNGANGenerator(nn.Module):
     bottom_width: int = 4
     num_classes: int | None = None
     bn_axis_name: str | None = None
+    conv: str = "auto"
 
     @nn.compact
     def __call__(self, x: Array, labels: Array | None = None, *, train: bool = True) -> Array:
@@ -136,9 +149,11 @@ class SNGANGenerator(nn.Module):
         h = nn.Dense(s * s * self.ch, kernel_init=_XAVIER, name="dense")(x)
         h = h.reshape(h.shape[0], s, s, self.ch)
         for i in range(3):
-            h = GBlock(self.ch, self.num_classes, self.bn_axis_name, name=f"block{i + 2}")(h, labels, train=train)
+            block = GBlock(self.ch, self.num_classes, self.bn_axis_name, conv=self.conv, name=f"block{i + 2}")
+            h = block(h, labels, train=train)
         h = nn.relu(_Norm(self.num_classes, self.bn_axis_name, name="norm")(h, labels, train=train))
-        h = nn.Conv(self.channels, (3, 3), kernel_init=_XAVIER, name="conv_out")(h)
+        fn = conv_function(self.conv)
+        h = nn.Conv(self.channels, (3, 3), kernel_init=_XAVIER, conv_general_dilated=fn, name="conv_out")(h)
         return jnp.tanh(h)
 
 
@@ -149,6 +164,7 @@ class SNGANDiscriminator(nn.Module):
       ch: width of every block (128 in the paper).
       num_classes: number of labels for the projection head, or ``None``.
       bn_axis_name: accepted for a uniform constructor; unused (no batch norm).
+      conv: the form of every convolution, as in :class:`SNGANGenerator`.
 
     ``labels [batch]`` (int) are required when ``num_classes`` is set and ignored otherwise.
     """
@@ -156,15 +172,17 @@ class SNGANDiscriminator(nn.Module):
     ch: int = 128
     num_classes: int | None = None
     bn_axis_name: str | None = None
+    conv: str = "auto"
 
     @nn.compact
     def __call__(self, x: Array, labels: Array | None = None, *, train: bool = True) -> Array:
         if self.num_classes is not None and labels is None:
             raise ValueError(f"SNGANDiscriminator was built with num_classes={self.num_classes} and needs labels")
-        h = DBlockOptimized(self.ch, name="block1")(x, train=train)
-        h = DBlock(self.ch, downsample=True, name="block2")(h, train=train)
-        h = DBlock(self.ch, name="block3")(h, train=train)
-        h = DBlock(self.ch, name="block4")(h, train=train)
+        c = self.conv
+        h = DBlockOptimized(self.ch, conv=c, name="block1")(x, train=train)
+        h = DBlock(self.ch, downsample=True, conv=c, name="block2")(h, train=train)
+        h = DBlock(self.ch, conv=c, name="block3")(h, train=train)
+        h = DBlock(self.ch, conv=c, name="block4")(h, train=train)
         phi = jnp.sum(nn.relu(h), axis=(1, 2))
         logit = SNDense(1, kernel_init=_XAVIER, name="head")(phi, train=train)[:, 0]
         if self.num_classes is not None:
