@@ -337,3 +337,15 @@ def test_conv_forms_sweeps_run_and_agree_with_xla(monkeypatch, capsys):
     assert [r[1] for r in rows] == ["3x3", "1x1"] and all(float(r[-1].rstrip(" |")) < 1e-5 for r in rows)
     chunks = [line.split(" | ")[1] for line in out.splitlines() if line.startswith("| D Conv_1")]
     assert chunks == ["whole", "32", "16"]
+
+
+@pytest.mark.slow
+def test_config_steps_times_a_shipped_config_with_the_cpu_forms_on_and_off(capsys):
+    """benchmarks/config_steps.py: one fresh process per setting builds the config's experiment and times its
+    step; the row has both times and their ratio."""
+    from jaxgan.bench import config_steps
+
+    assert config_steps.main(["--configs", "dcgan_digits", "--steps", "1", "--warmup", "0"]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("| dcgan_digits |"))
+    on, off, ratio = (float(c.strip().rstrip("x")) for c in row.split("|")[2:5])
+    assert on > 0 and off > 0 and ratio == pytest.approx(off / on, abs=0.01)

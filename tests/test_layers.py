@@ -342,12 +342,14 @@ def test_conditional_batch_norm_starts_as_batch_norm_and_uses_labels():
     assert np.max(np.abs(a - b)) > 1e-3
 
 
-def test_conv_transpose_per_product_equals_the_transposed_convolution_to_second_order():
+@pytest.mark.parametrize("k", [4, 3, 2, (4, 3)])  # 4: DCGAN, U-Net, StarGAN; 3: CycleGAN's ResNet generator
+def test_conv_transpose_per_product_equals_the_transposed_convolution_to_second_order(k):
     """Values, both gradients and a gradient penalty's second derivative equal those of ``lax.conv_transpose``."""
     from jaxgan.models.layers import conv_transpose_per_product
 
-    x, w, b = _normal(0, (2, 7, 7, 8)), _normal(1, (4, 4, 8, 5), 0.3), _normal(2, (5,))
-    pads = (upsample_padding(4),) * 2
+    kh, kw = (k, k) if isinstance(k, int) else k
+    x, w, b = _normal(0, (2, 7, 7, 8)), _normal(1, (kh, kw, 8, 5), 0.3), _normal(2, (5,))
+    pads = (upsample_padding(kh), upsample_padding(kw))
     ref = lambda x, w, b: jax.lax.conv_transpose(x, w, (2, 2), pads, dimension_numbers=("NHWC", "HWIO", "NHWC")) + b  # noqa: E731
     new = conv_transpose_per_product
     y_ref, vjp_ref = jax.vjp(ref, x, w, b)
@@ -468,8 +470,8 @@ def test_conv_dot_dw_weight_gradient_lowers_to_one_dot_per_tap_and_other_calls_a
         np.testing.assert_array_equal(got[1](want[0])[0], want[1](want[0])[0])
 
 
-def test_auto_conv_form_rule_and_conv_function():
-    from jaxgan.models.layers import CONV_FORMS, auto_conv_form, conv_auto, conv_dot_dw, conv_function
+def test_auto_conv_form_rule_and_conv_function(monkeypatch):
+    from jaxgan.models.layers import CONV_FORMS, auto_batch_chunk, auto_conv_form, conv_auto, conv_dot_dw, conv_function
 
     assert auto_conv_form((8, 32, 32, 256), (3, 3, 256, 256), "cpu") == "dot_dw"  # 8192 rows
     assert auto_conv_form((64, 14, 14, 128), (3, 3, 128, 128), "cpu") == "dot_dw"  # 12544
@@ -480,6 +482,16 @@ def test_auto_conv_form_rule_and_conv_function():
     assert auto_conv_form((8, 32, 32, 256), (3, 3, 256, 256), "gpu") == "xla"
     assert auto_conv_form((8, 32, 32, 256), (1, 1, 256, 256), "tpu") == "xla"
     assert [conv_function(f) for f in CONV_FORMS] == [None, conv_dot_dw, conv_auto]
+    monkeypatch.setenv("JAXGAN_CPU_FORMS", "off")  # what other backends run, traced on the CPU
+    assert auto_conv_form((8, 32, 32, 256), (1, 1, 256, 256), "cpu") == "xla" and auto_batch_chunk(256, "cpu") is None
+    x = _normal(0, (2, 6, 6, 3))
+    assert Upsample2x(4, 4).init(jax.random.key(0), x)["params"]["conv_transpose"]["kernel"].shape == (4, 4, 3, 4)
+    variables = Upsample2x(4, 4).init(jax.random.key(0), x)
+    up = lambda: str(jax.make_jaxpr(lambda v: Upsample2x(4, 4).apply(v, x))(variables))  # noqa: E731
+    assert "custom_vjp" not in up()  # the plain transposed convolution, not per_product
+    monkeypatch.setenv("JAXGAN_CPU_FORMS", "on")
+    assert auto_conv_form((8, 32, 32, 256), (1, 1, 256, 256), "cpu") == "dot_dw" and auto_batch_chunk(256, "cpu") == 64
+    assert "custom_vjp" in up()
     with pytest.raises(ValueError, match=r"conv form must be one of \('xla', 'dot_dw', 'auto'\), got 'fast'"):
         conv_function("fast")
 
@@ -521,11 +533,11 @@ def test_sngan_conv_forms_have_the_same_parameters_function_and_gradients(dtype)
                                            atol=tol)  # fmt: skip
 
 
-def _conv_layers(net, x):
+def _conv_layers(net, x, *more):
     """The layer profile's reading of ``net``'s convolutions (their forms as the network computes them)."""
     from jaxgan.bench import layers as bench_layers
 
-    return bench_layers.network_layers("net", net, jnp.asarray(x))
+    return bench_layers.network_layers("net", net, jnp.asarray(x), *more)
 
 
 def test_auto_takes_strided_and_transposed_convolutions_in_batch_chunks_on_the_cpu():
@@ -558,3 +570,56 @@ def test_auto_takes_strided_and_transposed_convolutions_in_batch_chunks_on_the_c
     x, w = _normal(0, (130, 6, 6, 15)), _normal(1, (4, 4, 15, 5))  # under 16 input channels: the whole batch
     hlo = jax.jit(lambda x, w: conv_auto(x, w, (2, 2), pad, dimension_numbers=dn)).lower(x, w).as_text()
     assert len(re.findall(r"stablehlo.convolution", hlo)) == 1
+
+
+def _translation_and_began_nets():
+    from jaxgan.models import translation as T
+    from jaxgan.models.began import BEGANDiscriminator, BEGANGenerator
+    from jaxgan.models.progan import EqualizedConv
+
+    img = _normal(5, (4, 32, 32, 3))  # 4 x 32 x 32 rows: "auto" takes dot_dw for the full-size layers
+    labels = np.array([0, 1, 2, 0], np.int32)
+    return {
+        "BEGANGenerator": (lambda c: BEGANGenerator(32, 3, features=32, conv=c), (_normal(6, (4, 8)),)),
+        "BEGANDiscriminator": (lambda c: BEGANDiscriminator(32, features=32, embed_dim=8, conv=c), (img,)),
+        "UNetGenerator": (lambda c: T.UNetGenerator(3, num_downs=3, base_features=32, dropout_blocks=0, conv=c),
+                          (img,)),  # fmt: skip
+        "PatchGANDiscriminator": (lambda c: T.PatchGANDiscriminator(32, n_layers=1, conv=c), (img,)),
+        "ResnetGenerator": (lambda c: T.ResnetGenerator(3, base_features=32, n_blocks=1, n_downsampling=1, conv=c),
+                            (img,)),  # fmt: skip
+        "StarGANGenerator": (lambda c: T.StarGANGenerator(3, 3, base_features=32, repeat_num=1, n_downsampling=1,
+                                                          conv=c), (img, labels)),  # fmt: skip
+        "StarGANDiscriminator": (lambda c: T.StarGANDiscriminator(3, base_features=32, repeat_num=2, conv=c),
+                                 (img,)),  # fmt: skip
+        "EqualizedConv": (lambda c: EqualizedConv(32, 3, conv=c), (img,)),
+    }
+
+
+@pytest.mark.parametrize("name", list(_translation_and_began_nets()))
+def test_models_conv_forms_have_the_same_parameters_outputs_and_gradients(name):
+    """BEGAN, the translation networks and ProGAN's convolution take ``conv``: "auto" (the default) and "xla" have
+    the same parameters from one key, the same outputs bit for bit and the same gradients to round-off, and
+    "auto" computes some layer's weight gradient as dots (else this test would compare XLA with itself)."""
+    make, args = _translation_and_began_nets()[name]
+    key = jax.random.key(0, impl="unsafe_rbg")
+    auto, xla = make("auto"), make("xla")
+    variables = jax.jit(lambda k: xla.init({"params": k, "dropout": k}, *args))(key)
+    jax.tree_util.tree_map(np.testing.assert_array_equal, variables,
+                           jax.jit(lambda k: auto.init({"params": k, "dropout": k}, *args))(key))  # fmt: skip
+    if name == "EqualizedConv":  # not an nn.Conv: its weight gradient's HLO has the dots
+        hlo = jax.jit(jax.grad(lambda p: jnp.sum(auto.apply({"params": p}, *args)))).lower(variables["params"])
+        assert "dot_general" in hlo.as_text()
+    else:  # U-Net, PatchGAN, StarGAN's D: stride 2, or stride 1 on small maps or to one output channel
+        forms = {lay.form for lay in _conv_layers(auto, *args)}
+        assert ("dot_dw" in forms) == (name not in ("UNetGenerator", "PatchGANDiscriminator", "StarGANDiscriminator"))
+
+    def loss(params, net):
+        out = net.apply({**variables, "params": params}, *args, mutable=["batch_stats"], rngs={"dropout": key})[0]
+        out = out[0] if isinstance(out, tuple) else out
+        return jnp.sum(jnp.sin(out)), out
+
+    (g_auto, y_auto), (g_xla, y_xla) = (jax.jit(jax.grad(loss, has_aux=True), static_argnums=1)(variables["params"], n)
+                                        for n in (auto, xla))  # fmt: skip
+    np.testing.assert_array_equal(y_auto, y_xla)
+    for a, b in zip(jax.tree_util.tree_leaves(g_auto), jax.tree_util.tree_leaves(g_xla)):
+        np.testing.assert_allclose(a, b, atol=1e-4 * (float(jnp.max(jnp.abs(b))) + 1e-6), rtol=1e-4)

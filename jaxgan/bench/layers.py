@@ -121,9 +121,10 @@ def model_layers(model: str, batch: int) -> list[Layer]:
     return network_layers("G", g, jnp.zeros((batch, latent))) + network_layers("D", d, jnp.zeros((batch, *image)))
 
 
-def network_layers(net: str, module: Any, inputs: Any) -> list[Layer]:
-    """The conv / transposed-conv / dense layers a Flax ``module`` calls on ``inputs``, in call order, each with the
-    form it computes in (read by intercepting its calls at ``init``, abstractly)."""
+def network_layers(net: str, module: Any, inputs: Any, *more: Any) -> list[Layer]:
+    """The conv / transposed-conv / dense layers a Flax ``module`` calls on ``inputs`` (and ``more`` arguments, such
+    as labels), in call order, each with the form it computes in (read by intercepting its calls at ``init``,
+    abstractly)."""
     import flax.linen as nn
     import jax
 
@@ -161,7 +162,7 @@ def network_layers(net: str, module: Any, inputs: Any) -> list[Layer]:
         return next_fun(*args, **kwargs)
 
     with nn.intercept_methods(interceptor):
-        jax.eval_shape(lambda: module.init(jax.random.key(0), inputs))
+        jax.eval_shape(lambda: module.init(jax.random.key(0), inputs, *more))
     seen: set[str] = set()  # spectral norm calls its layer more than once at init
     return [x for x in layers if x.name not in seen and not seen.add(x.name)]
 

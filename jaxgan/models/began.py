@@ -24,6 +24,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxgan.models.common import geometry, upsample_nearest
+from jaxgan.models.layers import conv_function
 
 Array = jax.Array
 
@@ -36,18 +37,20 @@ class BEGANDecoder(nn.Module):
     resolution: int = 32
     channels: int = 3
     features: int = 64
+    conv: str = "auto"
 
     @nn.compact
     def __call__(self, h: Array, out_bias: float = 0.0) -> Array:
         start, scales = geometry(_GEOMETRY, self.resolution, "BEGAN")
         n = self.features
+        conv = lambda *a, **k: nn.Conv(*a, **k, conv_general_dilated=conv_function(self.conv))  # noqa: E731
         x = nn.Dense(start * start * n, name="dense")(h).reshape(h.shape[0], start, start, n)
         for i in range(scales):
-            x = nn.elu(nn.Conv(n, (3, 3), name=f"conv{i}_a")(x))
-            x = nn.elu(nn.Conv(n, (3, 3), name=f"conv{i}_b")(x))
+            x = nn.elu(conv(n, (3, 3), name=f"conv{i}_a")(x))
+            x = nn.elu(conv(n, (3, 3), name=f"conv{i}_b")(x))
             if i < scales - 1:
                 x = upsample_nearest(x)
-        return nn.Conv(self.channels, (3, 3), bias_init=nn.initializers.constant(out_bias), name="conv_out")(x)
+        return conv(self.channels, (3, 3), bias_init=nn.initializers.constant(out_bias), name="conv_out")(x)
 
 
 class BEGANEncoder(nn.Module):
@@ -56,6 +59,7 @@ class BEGANEncoder(nn.Module):
     resolution: int = 32
     features: int = 64
     embed_dim: int = 64
+    conv: str = "auto"
 
     @nn.compact
     def __call__(self, x: Array) -> Array:
@@ -63,13 +67,14 @@ class BEGANEncoder(nn.Module):
         if x.shape[1:3] != (self.resolution, self.resolution):
             raise ValueError(f"BEGAN built for {self.resolution}x{self.resolution}, got images {x.shape}")
         n = self.features
-        x = nn.elu(nn.Conv(n, (3, 3), name="conv_in")(x))
+        conv = lambda *a, **k: nn.Conv(*a, **k, conv_general_dilated=conv_function(self.conv))  # noqa: E731
+        x = nn.elu(conv(n, (3, 3), name="conv_in")(x))
         for i in range(scales):
             c = n * (i + 1)
-            x = nn.elu(nn.Conv(c, (3, 3), name=f"conv{i}_a")(x))
-            x = nn.elu(nn.Conv(c, (3, 3), name=f"conv{i}_b")(x))
+            x = nn.elu(conv(c, (3, 3), name=f"conv{i}_a")(x))
+            x = nn.elu(conv(c, (3, 3), name=f"conv{i}_b")(x))
             if i < scales - 1:
-                x = nn.elu(nn.Conv(c, (3, 3), strides=(2, 2), name=f"down{i}")(x))
+                x = nn.elu(conv(c, (3, 3), strides=(2, 2), name=f"down{i}")(x))
         return nn.Dense(self.embed_dim, name="dense")(x.reshape(x.shape[0], -1))
 
 
@@ -81,6 +86,8 @@ class BEGANDiscriminator(nn.Module):
       features: ``n``, the base width (64 in the paper's 32×32 and 64×64 models).
       embed_dim: size of the bottleneck ``h`` (64 in the paper).
       bn_axis_name: accepted for a uniform constructor; unused (no batch norm).
+      conv: the form of every convolution, one of :data:`~jaxgan.models.layers.CONV_FORMS` (``"auto"``: per
+        layer the one measured fastest on the backend; the same parameters and function whichever is used).
 
     Call: ``__call__(x, labels=None, *, train=True, return_reconstruction=False)``: ``mean |x - D(x)|`` per
     sample, or ``(errors, reconstructions)`` when ``return_reconstruction``. Labels are ignored.
@@ -90,14 +97,15 @@ class BEGANDiscriminator(nn.Module):
     features: int = 64
     embed_dim: int = 64
     bn_axis_name: str | None = None
+    conv: str = "auto"
 
     @nn.compact
     def __call__(
         self, x: Array, labels: Array | None = None, *, train: bool = True, return_reconstruction: bool = False
     ) -> Array | tuple[Array, Array]:
         del labels, train
-        h = BEGANEncoder(self.resolution, self.features, self.embed_dim, name="encoder")(x)
-        recon = BEGANDecoder(self.resolution, x.shape[-1], self.features, name="decoder")(h)
+        h = BEGANEncoder(self.resolution, self.features, self.embed_dim, self.conv, name="encoder")(x)
+        recon = BEGANDecoder(self.resolution, x.shape[-1], self.features, self.conv, name="decoder")(h)
         errors = jnp.mean(jnp.abs(x - recon), axis=(1, 2, 3))
         return (errors, recon) if return_reconstruction else errors
 
@@ -114,6 +122,7 @@ class BEGANGenerator(nn.Module):
         data's mean brightness lets BEGAN start near what its autoencoder reconstructs well (see
         ``began_mnist``); 0 (mid-grey) is the usual initialisation.
       bn_axis_name: accepted for a uniform constructor; unused (no batch norm).
+      conv: the form of every convolution, as in :class:`BEGANDiscriminator`.
 
     Labels are ignored.
     """
@@ -124,6 +133,7 @@ class BEGANGenerator(nn.Module):
     output: str = "tanh"
     init_mean: float = 0.0
     bn_axis_name: str | None = None
+    conv: str = "auto"
 
     def __post_init__(self):
         # checked when the module is built (jaxgan.run.experiment.build), before anything is initialised or compiled
@@ -137,5 +147,5 @@ class BEGANGenerator(nn.Module):
     def __call__(self, x: Array, labels: Array | None = None, *, train: bool = True) -> Array:
         del labels, train
         bias = math.atanh(self.init_mean) if self.output == "tanh" else float(self.init_mean)
-        h = BEGANDecoder(self.resolution, self.channels, self.features, name="decoder")(x, out_bias=bias)
+        h = BEGANDecoder(self.resolution, self.channels, self.features, self.conv, name="decoder")(x, out_bias=bias)
         return jnp.tanh(h) if self.output == "tanh" else h

@@ -43,6 +43,7 @@ from jaxgan.models.layers import (
     Upsample2x,
     batch_norm,
     conv_function,
+    cpu_forms,
 )
 
 Array = jax.Array
@@ -65,8 +66,7 @@ def auto_upsample(stages: int, backend: str | None = None) -> str:
     products in the form XLA's CPU runs fastest; the dcgan28 b64 step 1.14x the per-phase form's, docs/
     performance.md) and the plain transposed convolution for the image layer, where it is cheapest. On other
     backends (not measured here): the per-phase form, then the plain transposed convolution, as before."""
-    backend = jax.default_backend() if backend is None else backend
-    hidden = "per_product" if backend == "cpu" else "phases"
+    hidden = "per_product" if cpu_forms(backend) else "phases"
     return ",".join([hidden] * (stages - 1) + ["transpose"])
 
 

@@ -42,6 +42,7 @@ translation models.
 
 from __future__ import annotations
 
+import os
 from functools import partial
 from typing import Any
 
@@ -52,7 +53,7 @@ import numpy as np
 
 Array = jax.Array
 
-UPSAMPLE_METHODS = ("transpose", "subpixel", "phases", "per_product", "resize_conv")
+UPSAMPLE_METHODS = ("transpose", "subpixel", "phases", "per_product", "resize_conv", "auto")
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -407,6 +408,15 @@ def _pair(k: int | tuple[int, int]) -> tuple[int, int]:
 # the stride-1 convolution with its weight gradient as matrix products
 
 CONV_FORMS = ("xla", "dot_dw", "auto")
+
+
+def cpu_forms(backend: str | None = None) -> bool:
+    """Whether ``"auto"`` layers take the forms measured fastest on XLA's CPU: when ``backend`` (default: JAX's
+    default backend, at trace time) is ``"cpu"``, unless the environment sets ``JAXGAN_CPU_FORMS=off``. With it
+    off, a CPU traces what other backends run (XLA's own convolutions, whole batches, the transposed convolution):
+    for comparing the forms on a whole step (``benchmarks/config_steps.py``) or chasing round-off."""
+    backend = jax.default_backend() if backend is None else backend
+    return backend == "cpu" and os.environ.get("JAXGAN_CPU_FORMS", "on").lower() not in ("off", "0", "false")
 _NHWC = ("NHWC", "HWIO", "NHWC")
 
 
@@ -521,9 +531,8 @@ def auto_conv_form(x_shape: tuple, kernel_shape: tuple, backend: str | None = No
     1.5-2.2x, 28x28 and 14x14 at batch 64 1.1-1.5x); 2048 and 3136 rows 0.89x and 0.93x (so not below 4096); 3
     output channels 0.19x (so at least 32 are required). Stride-1 layers only; off the CPU always ``"xla"``: the
     forms were measured on XLA's CPU backend only."""
-    backend = jax.default_backend() if backend is None else backend
     kh, kw, _, cout = kernel_shape
-    if backend != "cpu" or cout < 32 or tuple(strides) != (1, 1):
+    if not cpu_forms(backend) or cout < 32 or tuple(strides) != (1, 1):
         return "xla"
     rows = x_shape[0] * x_shape[1] * x_shape[2]
     return "dot_dw" if (kh, kw) == (1, 1) or rows >= 4096 else "xla"
@@ -541,8 +550,7 @@ def auto_batch_chunk(batch: int, backend: str | None = None) -> int | None:
     stride-2 layer, input gradient 41.6 against 26.7 ms and weight gradient 38.9 against 25.7 (forward 16.9 against
     19.3); G's hidden ``"per_product"`` upsampling, forward 39.4 against 18.6 ms and weight gradient 103.0 against
     40.4. Chunks of 32 or 16 were not better overall; at batch 64 they gained nothing."""
-    backend = jax.default_backend() if backend is None else backend
-    return AUTO_BATCH_CHUNK if backend == "cpu" and batch > AUTO_BATCH_CHUNK else None
+    return AUTO_BATCH_CHUNK if cpu_forms(backend) and batch > AUTO_BATCH_CHUNK else None
 
 
 def batch_chunked(f: Any, x: Array, chunk: int | None) -> Array:
@@ -591,7 +599,8 @@ class Upsample2x(nn.Module):
     Attributes:
       features: output channels.
       kernel_size: ``k``; 4 in DCGAN.
-      method: ``"transpose"``, ``"subpixel"``, ``"phases"`` or ``"resize_conv"``.
+      method: ``"transpose"``, ``"subpixel"``, ``"phases"``, ``"per_product"``, ``"resize_conv"`` or ``"auto"`` (the
+        default: ``"per_product"`` on the CPU, where it measured fastest, ``"transpose"`` elsewhere).
       resize: ``"nearest"`` or ``"bilinear"``, for ``"resize_conv"`` only.
       use_bias: add a bias (drop it when a batch norm follows).
       kernel_init, bias_init: initializers.
@@ -599,7 +608,7 @@ class Upsample2x(nn.Module):
 
     features: int
     kernel_size: int = 4
-    method: str = "transpose"
+    method: str = "auto"
     resize: str = "nearest"
     use_bias: bool = True
     kernel_init: Any = nn.initializers.lecun_normal()
@@ -609,22 +618,25 @@ class Upsample2x(nn.Module):
     def __call__(self, x: Array) -> Array:
         k = self.kernel_size
         common = dict(use_bias=self.use_bias, kernel_init=self.kernel_init, bias_init=self.bias_init)
-        if self.method == "transpose":
+        method = self.method
+        if method == "auto":
+            method = "per_product" if cpu_forms() else "transpose"
+        if method == "transpose":
             pad = upsample_padding(k)
             layer = nn.ConvTranspose(
                 self.features, (k, k), strides=(2, 2), padding=(pad, pad), name="conv_transpose", **common
             )
             return layer(x)
-        if self.method in ("subpixel", "phases", "per_product"):
+        if method in ("subpixel", "phases", "per_product"):
             return SubpixelConvTranspose(
                 self.features,
                 k,
                 name="conv_transpose",
-                phases=self.method == "phases",
-                per_product=self.method == "per_product",
+                phases=method == "phases",
+                per_product=method == "per_product",
                 **common,
             )(x)
-        if self.method == "resize_conv":
+        if method == "resize_conv":
             b, h, w, c = x.shape
             x = jax.image.resize(x, (b, 2 * h, 2 * w, c), method=self.resize)
             return nn.Conv(self.features, (k, k), padding="SAME", name="conv", **common)(x)

@@ -41,6 +41,7 @@ import jax.numpy as jnp
 
 from jaxgan.models.adapters import Net
 from jaxgan.models.common import upsample_nearest
+from jaxgan.models.layers import conv_function
 from jaxgan.remedies import MinibatchStdDev
 
 Array = jax.Array
@@ -119,6 +120,8 @@ class EqualizedConv(nn.Module):
       features: output channels.
       kernel_size: ``k``.
       gain: He's gain.
+      conv: the convolution's form, one of :data:`~jaxgan.models.layers.CONV_FORMS` (``"auto"``: the one measured
+        fastest on the backend for this layer; the same function whichever).
 
     Call: ``x [batch, H, W, in]`` -> ``[batch, H, W, features]``.
     """
@@ -126,13 +129,14 @@ class EqualizedConv(nn.Module):
     features: int
     kernel_size: int = 3
     gain: float = HE_GAIN
+    conv: str = "auto"
 
     @nn.compact
     def __call__(self, x: Array) -> Array:
         k, fan_in = self.kernel_size, self.kernel_size**2 * x.shape[-1]
         kernel = self.param("kernel", nn.initializers.normal(1.0), (k, k, x.shape[-1], self.features), jnp.float32)
         bias = self.param("bias", nn.initializers.zeros_init(), (self.features,), jnp.float32)
-        y = jax.lax.conv_general_dilated(
+        y = (conv_function(self.conv) or jax.lax.conv_general_dilated)(
             x, (kernel * (self.gain / math.sqrt(fan_in))).astype(x.dtype), (1, 1), "SAME",
             dimension_numbers=("NHWC", "HWIO", "NHWC"),
         )

@@ -20,6 +20,11 @@ translation independent of the other images of a batch and of the device count.
 Calling convention (:func:`jaxgan.models.adapters.from_linen`): ``module(x, *, train)``, StarGAN's generator
 ``module(x, labels, *, train)`` with the target domain as ``labels``. A conditional PatchGAN (pix2pix) sees
 the concatenation ``concat([input, output], -1)`` built by the caller, so give it ``in + out`` channels.
+
+Forms (the same parameters and function whichever): every model takes ``conv``, the form of its convolutions
+(:data:`jaxgan.models.layers.CONV_FORMS`; ``"auto"``, the default, picks per layer the one measured fastest on the
+backend, :func:`jaxgan.models.layers.conv_auto`), and upsamples with :class:`~jaxgan.models.layers.Upsample2x`'s
+default ``"auto"`` (``"per_product"`` on the CPU, the transposed convolution elsewhere).
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxgan.models.layers import Upsample2x, batch_norm
+from jaxgan.models.layers import Upsample2x, batch_norm, conv_function
 
 Array = jax.Array
 
@@ -56,11 +61,15 @@ def _conv_bias(norm: str, affine: bool) -> bool:
     return norm == "none" or (norm == "instance" and not affine)
 
 
-def _conv(features: int, kernel: int, stride: int, pad: int | str, use_bias: bool, name: str) -> nn.Conv:
+def _conv(features: int, kernel: int, stride: int, pad: int | str, use_bias: bool, name: str,
+          conv: str = "auto") -> nn.Conv:  # fmt: skip
+    """An ``nn.Conv`` computing in the form ``conv`` (:data:`~jaxgan.models.layers.CONV_FORMS`; ``"auto"``: per layer
+    the one measured fastest on the backend; the same parameters whichever)."""
     padding = pad if isinstance(pad, str) else ((pad, pad), (pad, pad))
     return nn.Conv(
-        features, (kernel, kernel), (stride, stride), padding, use_bias=use_bias, kernel_init=INIT, name=name
-    )
+        features, (kernel, kernel), (stride, stride), padding, use_bias=use_bias, kernel_init=INIT, name=name,
+        conv_general_dilated=conv_function(conv),
+    )  # fmt: skip
 
 
 def reflect_pad(x: Array, p: int) -> Array:
@@ -112,6 +121,7 @@ class UNetGenerator(nn.Module):
     dropout_blocks: int = 3
     dropout_rate: float = 0.5
     bn_axis_name: str | None = None
+    conv: str = "auto"
 
     @nn.compact
     def __call__(self, x: Array, *, train: bool = True) -> Array:
@@ -136,7 +146,7 @@ class UNetGenerator(nn.Module):
             skips.append(y)
             if i > 0:
                 y = nn.leaky_relu(y, 0.2)
-            y = _conv(widths[i], 4, 2, 1, bias, f"down{i}")(y)
+            y = _conv(widths[i], 4, 2, 1, bias, f"down{i}", conv=self.conv)(y)
             if 0 < i < d - 1:
                 y = norm(f"down{i}_norm")(y)
         for i in reversed(range(d)):
@@ -193,6 +203,7 @@ class PatchGANDiscriminator(nn.Module):
     norm: str = "instance"
     norm_affine: bool = False
     bn_axis_name: str | None = None
+    conv: str = "auto"
 
     @nn.compact
     def __call__(self, x: Array, *, train: bool = True) -> Array:
@@ -200,13 +211,13 @@ class PatchGANDiscriminator(nn.Module):
         if self.n_layers < 1:
             raise ValueError(f"PatchGANDiscriminator: n_layers must be >= 1, got {self.n_layers}")
         f, bias = self.base_features, _conv_bias(self.norm, self.norm_affine)
-        y = nn.leaky_relu(_conv(f, 4, 2, 1, True, "conv0")(x), 0.2)
+        y = nn.leaky_relu(_conv(f, 4, 2, 1, True, "conv0", conv=self.conv)(x), 0.2)
         for i in range(1, self.n_layers + 1):
             stride = 2 if i < self.n_layers else 1
-            y = _conv(f * min(2**i, 8), 4, stride, 1, bias, f"conv{i}")(y)
+            y = _conv(f * min(2**i, 8), 4, stride, 1, bias, f"conv{i}", conv=self.conv)(y)
             y = _norm(self.norm, self.norm_affine, train, self.bn_axis_name, f"norm{i}")(y)
             y = nn.leaky_relu(y, 0.2)
-        return _conv(1, 4, 1, 1, True, "logits")(y)
+        return _conv(1, 4, 1, 1, True, "logits", conv=self.conv)(y)
 
 
 # ----------------------------------------------------------------------------------------------- ResNet (CycleGAN)
@@ -223,17 +234,18 @@ class ResnetBlock(nn.Module):
     dropout_rate: float = 0.0
     bn_axis_name: str | None = None
     reflect: bool = True
+    conv: str = "auto"
 
     @nn.compact
     def __call__(self, x: Array, *, train: bool = True) -> Array:
         c, bias = x.shape[-1], _conv_bias(self.norm, self.norm_affine)
         pad = (lambda v: reflect_pad(v, 1)) if self.reflect else (lambda v: v)
         conv_pad = "VALID" if self.reflect else 1
-        y = _conv(c, 3, 1, conv_pad, bias, "conv0")(pad(x))
+        y = _conv(c, 3, 1, conv_pad, bias, "conv0", conv=self.conv)(pad(x))
         y = nn.relu(_norm(self.norm, self.norm_affine, train, self.bn_axis_name, "norm0")(y))
         if self.dropout_rate:
             y = nn.Dropout(self.dropout_rate, deterministic=not train)(y)
-        y = _conv(c, 3, 1, conv_pad, bias, "conv1")(pad(y))
+        y = _conv(c, 3, 1, conv_pad, bias, "conv1", conv=self.conv)(pad(y))
         return x + _norm(self.norm, self.norm_affine, train, self.bn_axis_name, "norm1")(y)
 
 
@@ -264,6 +276,7 @@ class ResnetGenerator(nn.Module):
     norm_affine: bool = False
     dropout_rate: float = 0.0
     bn_axis_name: str | None = None
+    conv: str = "auto"
 
     @nn.compact
     def __call__(self, x: Array, *, train: bool = True) -> Array:
@@ -274,17 +287,18 @@ class ResnetGenerator(nn.Module):
         def norm(name):
             return _norm(self.norm, self.norm_affine, train, self.bn_axis_name, name)
 
-        y = nn.relu(norm("norm_in")(_conv(f, 7, 1, "VALID", bias, "conv_in")(reflect_pad(x, 3))))
+        y = nn.relu(norm("norm_in")(_conv(f, 7, 1, "VALID", bias, "conv_in", conv=self.conv)(reflect_pad(x, 3))))
         for i in range(self.n_downsampling):
-            y = nn.relu(norm(f"down{i}_norm")(_conv(f * 2 ** (i + 1), 3, 2, 1, bias, f"down{i}")(y)))
+            y = nn.relu(norm(f"down{i}_norm")(_conv(f * 2 ** (i + 1), 3, 2, 1, bias, f"down{i}", conv=self.conv)(y)))
         for i in range(self.n_blocks):
-            y = ResnetBlock(self.norm, self.norm_affine, self.dropout_rate, self.bn_axis_name, name=f"block{i}")(
+            y = ResnetBlock(self.norm, self.norm_affine, self.dropout_rate, self.bn_axis_name, conv=self.conv,
+                            name=f"block{i}")(
                 y, train=train
             )
         for i in reversed(range(self.n_downsampling)):
             y = Upsample2x(f * 2**i, 3, use_bias=bias, kernel_init=INIT, name=f"up{i}")(y)
             y = nn.relu(norm(f"up{i}_norm")(y))
-        return jnp.tanh(_conv(self.channels, 7, 1, "VALID", True, "conv_out")(reflect_pad(y, 3)))
+        return jnp.tanh(_conv(self.channels, 7, 1, "VALID", True, "conv_out", conv=self.conv)(reflect_pad(y, 3)))
 
 
 # ------------------------------------------------------------------------------------------------------- StarGAN
@@ -328,6 +342,7 @@ class StarGANGenerator(nn.Module):
     base_features: int = 64
     repeat_num: int = 6
     n_downsampling: int = 2
+    conv: str = "auto"
 
     @nn.compact
     def __call__(self, x: Array, labels: Array | None = None, *, train: bool = True) -> Array:
@@ -342,15 +357,15 @@ class StarGANGenerator(nn.Module):
             return _norm("instance", True, train, None, name)
 
         f = self.base_features
-        y = nn.relu(norm("norm_in")(_conv(f, 7, 1, 3, False, "conv_in")(y)))
+        y = nn.relu(norm("norm_in")(_conv(f, 7, 1, 3, False, "conv_in", conv=self.conv)(y)))
         for i in range(self.n_downsampling):
-            y = nn.relu(norm(f"down{i}_norm")(_conv(f * 2 ** (i + 1), 4, 2, 1, False, f"down{i}")(y)))
+            y = nn.relu(norm(f"down{i}_norm")(_conv(f * 2 ** (i + 1), 4, 2, 1, False, f"down{i}", conv=self.conv)(y)))
         for i in range(self.repeat_num):
-            y = ResnetBlock("instance", True, reflect=False, name=f"block{i}")(y, train=train)
+            y = ResnetBlock("instance", True, reflect=False, conv=self.conv, name=f"block{i}")(y, train=train)
         for i in reversed(range(self.n_downsampling)):
             y = Upsample2x(f * 2**i, 4, use_bias=False, kernel_init=INIT, name=f"up{i}")(y)
             y = nn.relu(norm(f"up{i}_norm")(y))
-        return jnp.tanh(_conv(self.channels, 7, 1, 3, False, "conv_out")(y))
+        return jnp.tanh(_conv(self.channels, 7, 1, 3, False, "conv_out", conv=self.conv)(y))
 
 
 class StarGANDiscriminator(nn.Module):
@@ -377,14 +392,16 @@ class StarGANDiscriminator(nn.Module):
     num_domains: int
     base_features: int = 64
     repeat_num: int = 6
+    conv: str = "auto"
 
     @nn.compact
     def __call__(self, x: Array, *, train: bool = True) -> tuple[Array, Array]:
         _check_divisible(x, 2**self.repeat_num, "StarGANDiscriminator")
         y = x
         for i in range(self.repeat_num):
-            y = nn.leaky_relu(_conv(self.base_features * 2**i, 4, 2, 1, True, f"conv{i}")(y), 0.01)
-        src = _conv(1, 3, 1, 1, False, "src")(y)
+            y = nn.leaky_relu(_conv(self.base_features * 2**i, 4, 2, 1, True, f"conv{i}", conv=self.conv)(y), 0.01)
+        src = _conv(1, 3, 1, 1, False, "src", conv=self.conv)(y)
         kh, kw = y.shape[1:3]
-        cls = nn.Conv(self.num_domains, (kh, kw), padding="VALID", use_bias=False, kernel_init=INIT, name="cls")(y)
+        cls = nn.Conv(self.num_domains, (kh, kw), padding="VALID", use_bias=False, kernel_init=INIT, name="cls",
+                      conv_general_dilated=conv_function(self.conv))(y)  # fmt: skip
         return src, cls.reshape(cls.shape[0], self.num_domains)
