@@ -492,6 +492,10 @@ def test_auto_conv_form_rule_and_conv_function(monkeypatch):
     monkeypatch.setenv("JAXGAN_CPU_FORMS", "on")
     assert auto_conv_form((8, 32, 32, 256), (1, 1, 256, 256), "cpu") == "dot_dw" and auto_batch_chunk(256, "cpu") == 64
     assert "custom_vjp" in up()
+    # a batch of one (a per-sample vmap): no custom_vjp, whose weight gradient would be computed per sample
+    assert auto_conv_form((1, 64, 64, 256), (1, 1, 256, 256), "cpu") == "xla"
+    x1 = x[:1]
+    assert "custom_vjp" not in str(jax.make_jaxpr(lambda v: Upsample2x(4, 4).apply(v, x1))(variables))
     with pytest.raises(ValueError, match=r"conv form must be one of \('xla', 'dot_dw', 'auto'\), got 'fast'"):
         conv_function("fast")
 

@@ -530,9 +530,12 @@ def auto_conv_form(x_shape: tuple, kernel_shape: tuple, backend: str | None = No
     (one plain product) 8.0x; 3x3 with ``batch x height x width`` >= 4096 rows 1.1-2.2x (sngan32's 32x32 layers
     1.5-2.2x, 28x28 and 14x14 at batch 64 1.1-1.5x); 2048 and 3136 rows 0.89x and 0.93x (so not below 4096); 3
     output channels 0.19x (so at least 32 are required). Stride-1 layers only; off the CPU always ``"xla"``: the
-    forms were measured on XLA's CPU backend only."""
+    forms were measured on XLA's CPU backend only. Never for a batch of one: that is what a network applied per
+    sample under ``jax.vmap`` sees (pix2pix's generator), where a ``custom_vjp``'s backward pass is batched per
+    sample and its weight gradient becomes a per-sample product summed afterwards; the ``per_product`` upsampling
+    made ``pix2pix_edges``'s step 2.9x slower that way (250 against 87 ms, ``benchmarks/config_steps.py``)."""
     kh, kw, _, cout = kernel_shape
-    if not cpu_forms(backend) or cout < 32 or tuple(strides) != (1, 1):
+    if not cpu_forms(backend) or cout < 32 or tuple(strides) != (1, 1) or x_shape[0] < 2:
         return "xla"
     rows = x_shape[0] * x_shape[1] * x_shape[2]
     return "dot_dw" if (kh, kw) == (1, 1) or rows >= 4096 else "xla"
@@ -600,7 +603,8 @@ class Upsample2x(nn.Module):
       features: output channels.
       kernel_size: ``k``; 4 in DCGAN.
       method: ``"transpose"``, ``"subpixel"``, ``"phases"``, ``"per_product"``, ``"resize_conv"`` or ``"auto"`` (the
-        default: ``"per_product"`` on the CPU, where it measured fastest, ``"transpose"`` elsewhere).
+        default: ``"per_product"`` on the CPU for batches of two or more, where it measured fastest; ``"transpose"``
+        elsewhere and for a batch of one, as a per-sample ``vmap`` sees, see :func:`auto_conv_form`).
       resize: ``"nearest"`` or ``"bilinear"``, for ``"resize_conv"`` only.
       use_bias: add a bias (drop it when a batch norm follows).
       kernel_init, bias_init: initializers.
@@ -619,8 +623,8 @@ class Upsample2x(nn.Module):
         k = self.kernel_size
         common = dict(use_bias=self.use_bias, kernel_init=self.kernel_init, bias_init=self.bias_init)
         method = self.method
-        if method == "auto":
-            method = "per_product" if cpu_forms() else "transpose"
+        if method == "auto":  # a batch of one: see auto_conv_form
+            method = "per_product" if cpu_forms() and x.shape[0] > 1 else "transpose"
         if method == "transpose":
             pad = upsample_padding(k)
             layer = nn.ConvTranspose(
