@@ -369,16 +369,23 @@ def test_conv_transpose_per_product_equals_the_transposed_convolution_to_second_
     np.testing.assert_allclose(penalty(new), penalty(ref), atol=1e-3, rtol=1e-4)
 
 
-def test_per_product_weight_gradient_is_the_subpixel_forms_and_upsample2x_takes_it():
-    """The backward pass's weight gradient lowers to a convolution without a dilated window; Upsample2x
-    ``"per_product"`` has the transposed layer's parameters and function."""
-    from jaxgan.models.layers import conv_transpose_per_product
+def test_per_product_weight_gradient_is_one_dot_per_tap_and_upsample2x_takes_it():
+    """The backward pass's weight gradient lowers to ``k x k`` dots and no convolution (no zero-dilated window), equal
+    to a numpy definition; Upsample2x ``"per_product"`` has the transposed layer's parameters and function."""
+    from jaxgan.models.layers import conv_transpose_per_product, conv_transpose_weight_grad_as_dots
 
     x, w = jnp.zeros((2, 7, 7, 8)), jnp.zeros((4, 4, 8, 5))
     dy = jnp.ones((2, 14, 14, 5))
     hlo = jax.jit(lambda x, w: jax.vjp(lambda w: conv_transpose_per_product(x, w), w)[1](dy)[0]).lower(x, w).as_text()
-    convs = re.findall(r"stablehlo.convolution.*?lhs_dilate = \[(\d+), (\d+)\], rhs_dilate = \[(\d+), (\d+)\]", hlo)
-    assert convs and all(c == ("1", "1", "1", "1") for c in convs)
+    assert len(re.findall(r"stablehlo.convolution", hlo)) == 0 and len(re.findall(r"stablehlo.dot_general", hlo)) == 16
+    xn, dyn = _normal(0, (2, 3, 4, 2)), _normal(1, (2, 6, 8, 3))  # k = 3: output pixel 2p + 1 - t gets x[p] w[t]
+    want = np.zeros((3, 3, 2, 3))
+    for p in np.ndindex(3, 4):
+        for t in np.ndindex(3, 3):
+            o = (2 * p[0] + 1 - t[0], 2 * p[1] + 1 - t[1])
+            if 0 <= o[0] < 6 and 0 <= o[1] < 8:
+                want[t] += np.einsum("nc,no->co", xn[:, p[0], p[1]], dyn[:, o[0], o[1]])
+    np.testing.assert_allclose(conv_transpose_weight_grad_as_dots(xn, dyn, (3, 3, 2, 3)), want, atol=1e-5)
     xs = _normal(4, (2, 6, 6, 8))
     key = jax.random.key(1, impl="unsafe_rbg")
     t, p = Upsample2x(5, 4, method="transpose"), Upsample2x(5, 4, method="per_product")
@@ -492,10 +499,11 @@ def test_auto_conv_form_rule_and_conv_function(monkeypatch):
     monkeypatch.setenv("JAXGAN_CPU_FORMS", "on")
     assert auto_conv_form((8, 32, 32, 256), (1, 1, 256, 256), "cpu") == "dot_dw" and auto_batch_chunk(256, "cpu") == 64
     assert "custom_vjp" in up()
-    # a batch of one (a per-sample vmap): no custom_vjp, whose weight gradient would be computed per sample
-    assert auto_conv_form((1, 64, 64, 256), (1, 1, 256, 256), "cpu") == "xla"
-    x1 = x[:1]
-    assert "custom_vjp" not in str(jax.make_jaxpr(lambda v: Upsample2x(4, 4).apply(v, x1))(variables))
+    # applied per sample under vmap (pix2pix's generator): the same weight gradient as the whole batch's
+    per_sample = lambda v: jnp.sum(jax.vmap(lambda xi: Upsample2x(4, 4).apply(v, xi[None]))(x) ** 2)  # noqa: E731
+    whole = lambda v: jnp.sum(Upsample2x(4, 4, method="transpose").apply(v, x) ** 2)  # noqa: E731
+    jax.tree_util.tree_map(lambda a, b: np.testing.assert_allclose(a, b, atol=1e-4, rtol=1e-5),
+                           jax.grad(per_sample)(variables), jax.grad(whole)(variables))  # fmt: skip
     with pytest.raises(ValueError, match=r"conv form must be one of \('xla', 'dot_dw', 'auto'\), got 'fast'"):
         conv_function("fast")
 

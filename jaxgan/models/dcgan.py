@@ -65,9 +65,7 @@ def auto_upsample(stages: int, backend: str | None = None) -> str:
     On the CPU: :func:`~jaxgan.models.layers.conv_transpose_per_product` for the hidden stages (each of its
     products in the form XLA's CPU runs fastest; the dcgan28 b64 step 1.14x the per-phase form's, docs/
     performance.md) and the plain transposed convolution for the image layer, where it is cheapest. On other
-    backends (not measured here): the per-phase form, then the plain transposed convolution, as before. A generator
-    applied to one sample at a time under ``jax.vmap`` should name its forms (``"phases,transpose"``): there the
-    ``custom_vjp``'s weight gradient is computed per sample (:func:`~jaxgan.models.layers.auto_conv_form`)."""
+    backends (not measured here): the per-phase form, then the plain transposed convolution, as before."""
     hidden = "per_product" if cpu_forms(backend) else "phases"
     return ",".join([hidden] * (stages - 1) + ["transpose"])
 

@@ -21,7 +21,7 @@ Upsampling by two (:class:`Upsample2x`) comes in three flavours:
   the single stacked convolution of ``"subpixel"`` also multiplies the 20 zero taps of every 36.
 * ``"per_product"``: the same function again, each of its three products in its fastest form on XLA's CPU
   (:func:`conv_transpose_per_product`, a ``jax.custom_vjp``): ``lax.conv_transpose``'s forward pass and input
-  gradient, the sub-pixel form's weight gradient.
+  gradient, the weight gradient as one matrix product per tap.
 * ``"resize_conv"``: nearest-neighbour (or bilinear) resize ×2 then a ``k × k`` stride-1 convolution
   (Odena et al. 2016, "Deconvolution and checkerboard artifacts"). A different function with differently
   named parameters (``conv`` instead of ``conv_transpose``): not interchangeable with the other two.
@@ -233,10 +233,34 @@ def _per_product_fwd(x: Array, kernel: Array) -> tuple[Array, tuple[Array, Array
     return _conv_transpose(x, kernel), (x, kernel)
 
 
+def conv_transpose_weight_grad_as_dots(x: Array, dy: Array, kernel_shape: tuple) -> Array:
+    """The weight gradient of the stride-2 transposed convolution (:func:`_conv_transpose`) as one matrix product
+    per kernel tap.
+
+    Output pixel ``o`` of the transposed convolution receives ``x[p] kernel[t]`` where ``o = 2p + lo - t``
+    (``lo = upsample_padding(k)[0]``), so ``dL/dkernel[t] = sum_p x[p]^T dy[2p + lo - t]``: a ``[in, batch * H * W]``
+    by ``[batch * H * W, out]`` product of the input with every other row and column of the (zero-padded) output
+    gradient, per tap, in float32, returned in ``x``'s dtype. Plain products also batch well under ``jax.vmap``
+    (a per-sample weight gradient is then one batched product), where a convolution's weight gradient does not.
+    """
+    kh, kw, cin, cout = kernel_shape
+    (lh, _), (lw, _) = upsample_padding(kh), upsample_padding(kw)
+    n, h, w, _ = x.shape
+    dyp = jnp.pad(dy, ((0, 0), (kh, kh), (kw, kw), (0, 0)))
+    xs = x.reshape(-1, cin)
+    taps = []
+    for i in range(kh):
+        for j in range(kw):
+            si, sj = lh - i + kh, lw - j + kw
+            d = dyp[:, si : si + 2 * h : 2, sj : sj + 2 * w : 2, :].reshape(-1, cout)
+            taps.append(jax.lax.dot_general(xs, d, (((0,), (0,)), ((), ())), preferred_element_type=jnp.float32))
+    return jnp.stack(taps).reshape(kernel_shape).astype(x.dtype)
+
+
 def _per_product_bwd(res: tuple[Array, Array], dy: Array) -> tuple[Array, Array]:
     x, kernel = res
     dx = jax.vjp(lambda x: _conv_transpose(x, kernel), x)[1](dy)[0]  # a plain strided convolution of dy
-    dw = jax.vjp(lambda k: conv_transpose_as_subpixel(x, k), kernel)[1](dy)[0]  # no zero-dilated window
+    dw = conv_transpose_weight_grad_as_dots(x, dy, kernel.shape).astype(kernel.dtype)  # no zero-dilated window
     return dx, dw
 
 
@@ -247,10 +271,12 @@ def conv_transpose_per_product(x: Array, kernel: Array, bias: Array | None = Non
     """The same stride-2 transposed convolution, each of its three products in the form XLA's CPU runs fastest.
 
     A ``jax.custom_vjp``: the forward pass and the input gradient are ``lax.conv_transpose``'s (its input gradient is
-    an ordinary strided convolution of the output gradient), the weight gradient is the sub-pixel form's
-    (:func:`conv_transpose_as_subpixel`), whose window is not zero-dilated: XLA's weight gradient of
-    ``lax.conv_transpose`` itself ran 18x slower than the sub-pixel one for ``dcgan28``'s hidden layer
-    (``benchmarks/layer_profile.py``, docs/performance.md). All three are exact, so the function and its gradients
+    an ordinary strided convolution of the output gradient), the weight gradient is one matrix product per tap
+    (:func:`conv_transpose_weight_grad_as_dots`), with no zero-dilated window: XLA's weight gradient of
+    ``lax.conv_transpose`` itself ran 18x slower than the sub-pixel form's for ``dcgan28``'s hidden layer, and the
+    per-tap products 8.7 ms against the sub-pixel form's 9.2-9.8 (``benchmarks/layer_profile.py``,
+    docs/performance.md); unlike a convolution's, they stay plain products under a per-sample ``jax.vmap``
+    (pix2pix's generator). All three are exact, so the function and its gradients
     are those of the other forms to float32 round-off; second derivatives (gradient penalties) differentiate the
     backward pass, which is plain JAX. No forward-mode derivative (``jax.jvp``), as for any ``custom_vjp``.
 
@@ -530,12 +556,9 @@ def auto_conv_form(x_shape: tuple, kernel_shape: tuple, backend: str | None = No
     (one plain product) 8.0x; 3x3 with ``batch x height x width`` >= 4096 rows 1.1-2.2x (sngan32's 32x32 layers
     1.5-2.2x, 28x28 and 14x14 at batch 64 1.1-1.5x); 2048 and 3136 rows 0.89x and 0.93x (so not below 4096); 3
     output channels 0.19x (so at least 32 are required). Stride-1 layers only; off the CPU always ``"xla"``: the
-    forms were measured on XLA's CPU backend only. Never for a batch of one: that is what a network applied per
-    sample under ``jax.vmap`` sees (pix2pix's generator), where a ``custom_vjp``'s backward pass is batched per
-    sample and its weight gradient becomes a per-sample product summed afterwards; the ``per_product`` upsampling
-    made ``pix2pix_edges``'s step 2.9x slower that way (250 against 87 ms, ``benchmarks/config_steps.py``)."""
+    forms were measured on XLA's CPU backend only."""
     kh, kw, _, cout = kernel_shape
-    if not cpu_forms(backend) or cout < 32 or tuple(strides) != (1, 1) or x_shape[0] < 2:
+    if not cpu_forms(backend) or cout < 32 or tuple(strides) != (1, 1):
         return "xla"
     rows = x_shape[0] * x_shape[1] * x_shape[2]
     return "dot_dw" if (kh, kw) == (1, 1) or rows >= 4096 else "xla"
@@ -603,8 +626,7 @@ class Upsample2x(nn.Module):
       features: output channels.
       kernel_size: ``k``; 4 in DCGAN.
       method: ``"transpose"``, ``"subpixel"``, ``"phases"``, ``"per_product"``, ``"resize_conv"`` or ``"auto"`` (the
-        default: ``"per_product"`` on the CPU for batches of two or more, where it measured fastest; ``"transpose"``
-        elsewhere and for a batch of one, as a per-sample ``vmap`` sees, see :func:`auto_conv_form`).
+        default: ``"per_product"`` on the CPU, where it measured fastest, ``"transpose"`` elsewhere).
       resize: ``"nearest"`` or ``"bilinear"``, for ``"resize_conv"`` only.
       use_bias: add a bias (drop it when a batch norm follows).
       kernel_init, bias_init: initializers.
@@ -623,8 +645,8 @@ class Upsample2x(nn.Module):
         k = self.kernel_size
         common = dict(use_bias=self.use_bias, kernel_init=self.kernel_init, bias_init=self.bias_init)
         method = self.method
-        if method == "auto":  # a batch of one: see auto_conv_form
-            method = "per_product" if cpu_forms() and x.shape[0] > 1 else "transpose"
+        if method == "auto":
+            method = "per_product" if cpu_forms() else "transpose"
         if method == "transpose":
             pad = upsample_padding(k)
             layer = nn.ConvTranspose(
