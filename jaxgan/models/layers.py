@@ -273,10 +273,10 @@ def conv_transpose_per_product(x: Array, kernel: Array, bias: Array | None = Non
     A ``jax.custom_vjp``: the forward pass and the input gradient are ``lax.conv_transpose``'s (its input gradient is
     an ordinary strided convolution of the output gradient), the weight gradient is one matrix product per tap
     (:func:`conv_transpose_weight_grad_as_dots`), with no zero-dilated window: XLA's weight gradient of
-    ``lax.conv_transpose`` itself ran 18x slower than the sub-pixel form's for ``dcgan28``'s hidden layer, and the
-    per-tap products 8.7 ms against the sub-pixel form's 9.2-9.8 (``benchmarks/layer_profile.py``,
-    docs/performance.md); unlike a convolution's, they stay plain products under a per-sample ``jax.vmap``
-    (pix2pix's generator). All three are exact, so the function and its gradients
+    ``lax.conv_transpose`` itself ran 20x slower than the sub-pixel form's for ``dcgan28``'s hidden layer (173.9
+    against 8.7 ms), the per-tap products 8.6 ms (``benchmarks/layer_profile.py``, docs/performance.md): a tie
+    with the sub-pixel form there, but unlike a convolution's weight gradient they stay plain products under a
+    per-sample ``jax.vmap`` (pix2pix's generator). All three are exact, so the function and its gradients
     are those of the other forms to float32 round-off; second derivatives (gradient penalties) differentiate the
     backward pass, which is plain JAX. No forward-mode derivative (``jax.jvp``), as for any ``custom_vjp``.
 
