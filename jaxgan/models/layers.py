@@ -240,7 +240,7 @@ def conv_transpose_weight_grad_as_dots(x: Array, dy: Array, kernel_shape: tuple)
     Output pixel ``o`` of the transposed convolution receives ``x[p] kernel[t]`` where ``o = 2p + lo - t``
     (``lo = upsample_padding(k)[0]``), so ``dL/dkernel[t] = sum_p x[p]^T dy[2p + lo - t]``: a ``[in, batch * H * W]``
     by ``[batch * H * W, out]`` product of the input with every other row and column of the (zero-padded) output
-    gradient, per tap, in float32, returned in ``x``'s dtype. Plain products also batch well under ``jax.vmap``
+    gradient, per tap, in the operands' dtype. Plain products also batch well under ``jax.vmap``
     (a per-sample weight gradient is then one batched product), where a convolution's weight gradient does not.
     """
     kh, kw, cin, cout = kernel_shape
@@ -253,7 +253,7 @@ def conv_transpose_weight_grad_as_dots(x: Array, dy: Array, kernel_shape: tuple)
         for j in range(kw):
             si, sj = lh - i + kh, lw - j + kw
             d = dyp[:, si : si + 2 * h : 2, sj : sj + 2 * w : 2, :].reshape(-1, cout)
-            taps.append(jax.lax.dot_general(xs, d, (((0,), (0,)), ((), ())), preferred_element_type=jnp.float32))
+            taps.append(jax.lax.dot_general(xs, d, (((0,), (0,)), ((), ()))))
     return jnp.stack(taps).reshape(kernel_shape).astype(x.dtype)
 
 
@@ -456,7 +456,7 @@ def conv_weight_grad_as_dots(x: Array, dy: Array, kernel_shape: tuple, pads: tup
     For ``y[n, a, b, o] = sum_{i, j, c} xp[n, a + i, b + j, c] kernel[i, j, c, o]`` (``xp``: ``x`` zero-padded by
     ``pads``), ``dL/dkernel[i, j] = xp[:, i:i + H', j:j + W', :]^T dy``, a ``[c, batch * H' * W']`` by
     ``[batch * H' * W', out]`` product for each of the ``kh * kw`` taps (one plain product for a 1x1 kernel), in
-    float32 whatever the operands' dtype, returned in ``x``'s dtype. The same sums as XLA's weight gradient, which
+    the operands' dtype (bf16 products under mixed precision, as XLA's own convolutions there). The same sums as XLA's weight gradient, which
     its CPU backend computes as a convolution over the whole ``H' x W'`` window.
 
     Args:
@@ -476,7 +476,6 @@ def conv_weight_grad_as_dots(x: Array, dy: Array, kernel_shape: tuple, pads: tup
             d,
             (((0,), (0,)), ((), ())),
             precision=precision,
-            preferred_element_type=jnp.float32,
         )
         for i in range(kh)
         for j in range(kw)
@@ -574,8 +573,8 @@ def auto_batch_chunk(batch: int, backend: str | None = None) -> int | None:
     XLA's CPU convolutions slow down more than linearly past 64 rows. ``benchmarks/conv_forms.py --sweep chunk``,
     ``dcgan28``'s layers at batch 256 (2-core Xeon, 2026-12-02), whole batch against chunks of 64: D's 14x14
     stride-2 layer, input gradient 41.6 against 26.7 ms and weight gradient 38.9 against 25.7 (forward 16.9 against
-    19.3); G's hidden ``"per_product"`` upsampling, forward 39.4 against 18.6 ms and weight gradient 103.0 against
-    40.4. Chunks of 32 or 16 were not better overall; at batch 64 they gained nothing."""
+    19.3); G's hidden ``"per_product"`` upsampling (with its earlier sub-pixel weight gradient), forward 39.4
+    against 18.6 ms and weight gradient 103.0 against 40.4. Chunks of 32 or 16 were not better overall; at batch 64 they gained nothing."""
     return AUTO_BATCH_CHUNK if cpu_forms(backend) and batch > AUTO_BATCH_CHUNK else None
 
 
