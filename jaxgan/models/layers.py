@@ -456,8 +456,8 @@ def conv_weight_grad_as_dots(x: Array, dy: Array, kernel_shape: tuple, pads: tup
     For ``y[n, a, b, o] = sum_{i, j, c} xp[n, a + i, b + j, c] kernel[i, j, c, o]`` (``xp``: ``x`` zero-padded by
     ``pads``), ``dL/dkernel[i, j] = xp[:, i:i + H', j:j + W', :]^T dy``, a ``[c, batch * H' * W']`` by
     ``[batch * H' * W', out]`` product for each of the ``kh * kw`` taps (one plain product for a 1x1 kernel), in
-    the operands' dtype (bf16 products under mixed precision, as XLA's own convolutions there). The same sums as XLA's weight gradient, which
-    its CPU backend computes as a convolution over the whole ``H' x W'`` window.
+    the operands' dtype (bf16 products under mixed precision, as XLA's own convolutions there). The same sums as
+    XLA's weight gradient, which its CPU backend computes as a convolution over the whole ``H' x W'`` window.
 
     Args:
       x: ``[batch, height, width, in]``.
@@ -574,7 +574,8 @@ def auto_batch_chunk(batch: int, backend: str | None = None) -> int | None:
     ``dcgan28``'s layers at batch 256 (2-core Xeon, 2026-12-02), whole batch against chunks of 64: D's 14x14
     stride-2 layer, input gradient 41.6 against 26.7 ms and weight gradient 38.9 against 25.7 (forward 16.9 against
     19.3); G's hidden ``"per_product"`` upsampling (with its earlier sub-pixel weight gradient), forward 39.4
-    against 18.6 ms and weight gradient 103.0 against 40.4. Chunks of 32 or 16 were not better overall; at batch 64 they gained nothing."""
+    against 18.6 ms and weight gradient 103.0 against 40.4. Chunks of 32 or 16 were not better overall; at batch
+    64 they gained nothing."""
     return AUTO_BATCH_CHUNK if cpu_forms(backend) and batch > AUTO_BATCH_CHUNK else None
 
 
