@@ -35,9 +35,10 @@ Porting a PyTorch ``ConvTranspose2d`` weight ``w`` of shape ``[in, out, k, k]`` 
 ``[k, k, in, out]`` used here: ``kernel = w.permute(2, 3, 0, 1).flip(0, 1)`` (PyTorch's transposed
 convolution is the gradient of a convolution, i.e. ``transpose_kernel=True`` in lax terms).
 
-Size: over 400 lines, under 150 of them code; most of the rest is the derivation of the exact upsampling forms. The
-upsampling forms, the spectral-norm layers and conditional batch norm are shared by the DCGAN, SNGAN, BigGAN and
-translation models.
+Size: about 800 lines, 360 of them code; the rest is the derivation of the exact forms and their measurements. The
+exact forms of the (transposed) convolutions, the rules that choose them (``"auto"``), the spectral-norm layers
+and conditional batch norm are shared by every image model. The convolution forms and their rules (from
+``CONV_FORMS`` on) are the part to move into a module of their own next.
 """
 
 from __future__ import annotations
