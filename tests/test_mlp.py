@@ -77,6 +77,60 @@ def test_maxout_closed_form():
     np.testing.assert_allclose(np.asarray(layer.apply({"params": params}, x))[:, 0], [2.0, 2.0, 1.05], rtol=1e-6)
 
 
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16])
+def test_max_over_pieces_equals_jnp_max_bitwise_values_and_gradients(dtype):
+    """Random rows, rows with two and with five equal maxima (g / count to each), a row of zeros (an input row of
+    zeros with zero biases: all pieces tie), under a cotangent that is not all ones."""
+    h = jax.random.normal(KEY, (6, 7, 5)).astype(dtype)
+    h = h.at[0, 0].set(jnp.array([1.0, 3.0, 3.0, -1.0, 0.0], dtype))
+    h = h.at[1, 1].set(jnp.full((5,), 0.25, dtype)).at[2].set(0.0)
+    g = jax.random.normal(jax.random.PRNGKey(1), (6, 7)).astype(dtype)
+
+    def grads(f):
+        return jax.jit(lambda h: jax.vjp(f, h)[1](g)[0])(h)
+
+    ours, ref = grads(mlp.max_over_pieces), grads(lambda h: h.max(axis=-1))
+    np.testing.assert_array_equal(np.asarray(mlp.max_over_pieces(h)), np.asarray(h.max(axis=-1)))
+    np.testing.assert_array_equal(np.asarray(ours, np.float32), np.asarray(ref, np.float32))
+    assert ours.dtype == dtype
+    half = g[0, 0] * jnp.array([0, 0.5, 0.5, 0, 0], dtype)
+    np.testing.assert_array_equal(np.asarray(ours[0, 0], np.float32), np.asarray(half, np.float32))
+    if dtype == jnp.float32:  # a unit's gradient sums to its g, up to the rounding of g / 5
+        np.testing.assert_allclose(np.asarray(ours[2].sum(-1)), np.asarray(g[2]), rtol=1e-6)
+
+
+def test_max_over_pieces_second_order_equals_jnp_max():
+    """A gradient penalty differentiates the discriminator twice (reverse over reverse)."""
+    d = mlp.MLPDiscriminator(features=(8, 8), maxout_pieces=3)
+    x = jax.random.normal(KEY, (4, 2))
+    params = d.init(KEY, x)
+
+    def penalty(params):
+        def logits(x):
+            return d.apply(params, x).sum()
+
+        return (jax.grad(logits)(x) ** 2).sum()
+
+    ours = jax.jit(jax.grad(penalty))(params)
+    with pytest.MonkeyPatch.context() as mp:  # the layer with jnp.max's own gradient
+        mp.setattr(mlp, "max_over_pieces", lambda h: h.max(axis=-1))
+        ref = jax.jit(jax.grad(penalty))(params)
+    for a, b in zip(jax.tree.leaves(ours), jax.tree.leaves(ref), strict=True):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=1e-7)
+    assert max(float(jnp.abs(a).max()) for a in jax.tree.leaves(ours)) > 0
+
+
+def test_max_over_pieces_gradient_has_no_reduction():
+    """What makes it faster: the backward pass sums the indicators with adds; its only reduction is the forward
+    max that the vjp recomputes (jnp.max's gradient has a second one, the sum of the indicators)."""
+    h = jnp.ones((4, 3, 5))
+    vjp = jax.jit(lambda h, g: jax.vjp(mlp.max_over_pieces, h)[1](g)[0])
+    ref = jax.jit(lambda h, g: jax.vjp(lambda h: h.max(axis=-1), h)[1](g)[0])
+    g = jnp.ones((4, 3))
+    assert vjp.lower(h, g).as_text("hlo").count(" reduce(") == 1
+    assert ref.lower(h, g).as_text("hlo").count(" reduce(") == 2
+
+
 def test_maxout_discriminator_shapes():
     d = mlp.MLPDiscriminator(features=(200, 200, 200), maxout_pieces=5)
     params = _shapes(jax.eval_shape(d.init, KEY, jnp.ones((4, 2)))["params"])

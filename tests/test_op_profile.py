@@ -1,0 +1,58 @@
+"""Tests of the per-op profile (:mod:`jaxgan.bench.op_profile`): the sums over trace events and the reading of
+the compiled module's text; one real traced run of the mlp2d step, marked slow."""
+
+from __future__ import annotations
+
+import re
+
+import jax
+import jax.numpy as jnp
+import pytest
+
+from jaxgan.bench import op_profile
+
+
+def test_op_times_sums_complete_events_per_name_without_the_runtime_scopes():
+    events = [
+        {"ph": "X", "name": "dot.1", "dur": 10.0},
+        {"ph": "X", "name": "dot.1", "dur": 5.5},
+        {"ph": "X", "name": "fusion.2", "dur": 2.0},
+        {"ph": "B", "name": "dot.1"},  # not a complete event
+        {"ph": "X", "name": "ThunkExecutor::Execute", "dur": 100.0},
+        {"ph": "X", "name": "$runners.py:22 _run", "dur": 100.0},
+        {"ph": "X", "name": "SlinkyThreadPool::Await", "dur": 7.0},
+    ]
+    total, count = op_profile.op_times(events)
+    assert dict(total) == {"dot.1": 15.5, "fusion.2": 2.0}
+    assert dict(count) == {"dot.1": 2, "fusion.2": 1}
+
+
+def test_describe_names_shape_operation_and_source():
+    def f(x, w):
+        return jnp.tanh(x @ w).sum()
+
+    x, w = jnp.ones((8, 16)), jnp.ones((16, 4))
+    hlo = jax.jit(jax.grad(f, argnums=1)).lower(x, w).compile().as_text()
+    names = [ln.split(" = ")[0].strip().removeprefix("ROOT ").lstrip("%") for ln in hlo.splitlines() if " = " in ln]
+    described = {n: op_profile.describe(hlo, n) for n in names}
+    products = [(what, src) for what, src in described.values() if "dot_general" in src]
+    assert products and all(what.startswith(("f32[16,4]", "f32[8,4]")) for what, _ in products), products
+    assert op_profile.describe(hlo, "no_such_op") == ("", "")
+
+
+def test_describe_lists_the_ops_a_library_fusion_calls():
+    x, w = jnp.ones((100, 400)), jnp.ones((400, 400))
+    hlo = jax.jit(lambda x, w: x @ w).lower(x, w).compile().as_text()
+    fusions = [ln.split(" = ")[0].strip().removeprefix("ROOT ").lstrip("%") for ln in hlo.splitlines()
+               if '"kind":"__' in ln and " fusion(" in ln]  # fmt: skip
+    if not fusions:
+        pytest.skip("this backend calls no library fusion for a matrix product")
+    what, _ = op_profile.describe(hlo, fusions[0])
+    assert re.fullmatch(r"f32\[100,400\] __\w+\[dot\]", what), what
+
+
+@pytest.mark.slow
+def test_profile_of_the_mlp2d_step_finds_its_products():
+    ops, per_step_us, steps = op_profile.profile("mlp2d", 16, calls=1, top=5)
+    assert steps == 100 and len(ops) == 5 and per_step_us > 0
+    assert abs(sum(o.share for o in ops) - 1) < 1 and all(o.us_per_step > 0 and o.what for o in ops)
