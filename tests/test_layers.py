@@ -1,4 +1,5 @@
-"""Tests for jaxgan.models.layers: pixel shuffles, exact sub-pixel upsampling, spectral normalization."""
+"""Tests for jaxgan.models.layers and jaxgan.models.conv_forms: pixel shuffles, the exact forms of the
+convolutions and the rules that choose them, spectral normalization, conditional batch norm."""
 
 import functools
 import re
@@ -11,13 +12,7 @@ import pytest
 from _numpy_init import numpy_init
 
 from jaxgan.models.adapters import from_linen
-from jaxgan.models.layers import (
-    ConditionalBatchNorm,
-    Downsample2x,
-    SNConv,
-    SNDense,
-    SubpixelConvTranspose,
-    Upsample2x,
+from jaxgan.models.conv_forms import (
     conv_stride2_as_s2d,
     conv_transpose_as_phases,
     conv_transpose_as_subpixel,
@@ -26,6 +21,7 @@ from jaxgan.models.layers import (
     subpixel_kernel,
     upsample_padding,
 )
+from jaxgan.models.layers import ConditionalBatchNorm, Downsample2x, SNConv, SNDense, SubpixelConvTranspose, Upsample2x
 
 
 def _normal(seed, shape, scale=1.0):
@@ -345,7 +341,7 @@ def test_conditional_batch_norm_starts_as_batch_norm_and_uses_labels():
 @pytest.mark.parametrize("k", [4, 3, 2, (4, 3)])  # 4: DCGAN, U-Net, StarGAN; 3: CycleGAN's ResNet generator
 def test_conv_transpose_per_product_equals_the_transposed_convolution_to_second_order(k):
     """Values, both gradients and a gradient penalty's second derivative equal those of ``lax.conv_transpose``."""
-    from jaxgan.models.layers import conv_transpose_per_product
+    from jaxgan.models.conv_forms import conv_transpose_per_product
 
     kh, kw = (k, k) if isinstance(k, int) else k
     x, w, b = _normal(0, (2, 7, 7, 8)), _normal(1, (kh, kw, 8, 5), 0.3), _normal(2, (5,))
@@ -372,7 +368,7 @@ def test_conv_transpose_per_product_equals_the_transposed_convolution_to_second_
 def test_per_product_weight_gradient_is_one_dot_per_tap_and_upsample2x_takes_it():
     """The backward pass's weight gradient lowers to ``k x k`` dots and no convolution (no zero-dilated window), equal
     to a numpy definition; Upsample2x ``"per_product"`` has the transposed layer's parameters and function."""
-    from jaxgan.models.layers import conv_transpose_per_product, conv_transpose_weight_grad_as_dots
+    from jaxgan.models.conv_forms import conv_transpose_per_product, conv_transpose_weight_grad_as_dots
 
     x, w = jnp.zeros((2, 7, 7, 8)), jnp.zeros((4, 4, 8, 5))
     dy = jnp.ones((2, 14, 14, 5))
@@ -415,7 +411,7 @@ def _lax_conv_s1(x, w, padding):
 @pytest.mark.parametrize("x_shape, k, out, padding", DOT_DW_CASES)
 def test_conv_dot_dw_equals_the_convolution_to_second_order(x_shape, k, out, padding):
     """Values, both gradients and a gradient penalty's second derivative equal ``lax.conv_general_dilated``'s."""
-    from jaxgan.models.layers import conv_dot_dw
+    from jaxgan.models.conv_forms import conv_dot_dw
 
     x, w, b = _normal(0, x_shape), _normal(1, (*k, x_shape[-1], out), 0.3), _normal(2, (out,))
     dn = ("NHWC", "HWIO", "NHWC")
@@ -437,7 +433,7 @@ def test_conv_dot_dw_equals_the_convolution_to_second_order(x_shape, k, out, pad
 
 def test_conv_weight_grad_as_dots_against_numpy():
     """By definition: dL/dw[i, j] = sum over batch and output pixels of xpad[a + i, b + j] dy[a, b]."""
-    from jaxgan.models.layers import conv_weight_grad_as_dots
+    from jaxgan.models.conv_forms import conv_weight_grad_as_dots
 
     x, dy = _normal(0, (2, 5, 6, 3)), _normal(1, (2, 5, 6, 4))
     pads = ((1, 1), (2, 1))
@@ -452,7 +448,7 @@ def test_conv_weight_grad_as_dots_against_numpy():
 def test_conv_dot_dw_weight_gradient_lowers_to_one_dot_per_tap_and_other_calls_are_lax():
     """What it claims: the weight gradient is kh * kw dots and no convolution; the forward pass and input gradient
     stay one convolution each; a strided, dilated or grouped call is ``lax.conv_general_dilated`` itself."""
-    from jaxgan.models.layers import conv_dot_dw
+    from jaxgan.models.conv_forms import conv_dot_dw
 
     x, w = jnp.zeros((2, 8, 8, 4)), jnp.zeros((3, 3, 4, 6))
     dy = jnp.ones((2, 8, 8, 6))
@@ -478,7 +474,14 @@ def test_conv_dot_dw_weight_gradient_lowers_to_one_dot_per_tap_and_other_calls_a
 
 
 def test_auto_conv_form_rule_and_conv_function(monkeypatch):
-    from jaxgan.models.layers import CONV_FORMS, auto_batch_chunk, auto_conv_form, conv_auto, conv_dot_dw, conv_function
+    from jaxgan.models.conv_forms import (
+        CONV_FORMS,
+        auto_batch_chunk,
+        auto_conv_form,
+        conv_auto,
+        conv_dot_dw,
+        conv_function,
+    )
 
     assert auto_conv_form((8, 32, 32, 256), (3, 3, 256, 256), "cpu") == "dot_dw"  # 8192 rows
     assert auto_conv_form((64, 14, 14, 128), (3, 3, 128, 128), "cpu") == "dot_dw"  # 12544
@@ -555,7 +558,7 @@ def _conv_layers(net, x, *more):
 def test_auto_takes_strided_and_transposed_convolutions_in_batch_chunks_on_the_cpu():
     """Past 64 rows, ``conv_auto``'s strided convolution and the ``per_product`` upsampling run in chunks of 64
     (three convolutions for 130 rows, the last one of 2), with the values and gradients of the whole-batch form."""
-    from jaxgan.models.layers import auto_batch_chunk, conv_auto, conv_transpose_per_product
+    from jaxgan.models.conv_forms import auto_batch_chunk, conv_auto, conv_transpose_per_product
 
     assert [auto_batch_chunk(n, "cpu") for n in (8, 64, 65, 256)] == [None, None, 64, 64]
     assert auto_batch_chunk(256, "gpu") is None and auto_batch_chunk(256, "tpu") is None

@@ -6,7 +6,7 @@ config's own models, batch size and data) and compiles its train step as ``jaxga
 first real batch (toy data: one step drawn on the device per call). The settings alternate (on, off, on, off,
 ...) for ``--rounds`` rounds. "on" is the default: ``"auto"`` layers take the forms measured fastest on XLA's CPU
 (per-tap weight gradients, batch chunks, the ``per_product`` transposed convolution); "off" is
-``JAXGAN_CPU_FORMS=off``, what the same models run on other backends (:func:`jaxgan.models.layers.cpu_forms`).
+``JAXGAN_CPU_FORMS=off``, what the same models run on other backends (:func:`jaxgan.models.conv_forms.cpu_forms`).
 Prints the median step time of each and their ratio::
 
     python benchmarks/config_steps.py --configs dcgan_mnist,ring_nonsat --steps 5

@@ -1,11 +1,11 @@
-"""The sweeps behind ``"auto"``'s choices for convolutions on the CPU (:func:`jaxgan.models.layers.auto_conv_form`
-and :func:`~jaxgan.models.layers.auto_batch_chunk`).
+"""The sweeps behind ``"auto"``'s choices for convolutions on the CPU (:func:`jaxgan.models.conv_forms.auto_conv_form`
+and :func:`~jaxgan.models.conv_forms.auto_batch_chunk`).
 
 * ``--sweep dw``: a stride-1 convolution's weight gradient, XLA's (a convolution over the output window) against
-  :func:`~jaxgan.models.layers.conv_weight_grad_as_dots` (one matrix product per tap), over shapes from the shipped
+  :func:`~jaxgan.models.conv_forms.conv_weight_grad_as_dots` (one matrix product per tap), over shapes from the shipped
   models and around them: batch x spatial rows, kernel size, channels.
 * ``--sweep chunk``: forward, input gradient and weight gradient of ``dcgan28``'s stride-2 and transposed layers at
-  a large batch, whole and in batch chunks (:func:`~jaxgan.models.layers.batch_chunked`).
+  a large batch, whole and in batch chunks (:func:`~jaxgan.models.conv_forms.batch_chunked`).
 
 Each product is its own jitted function; the median of ``--reps`` calls after one warm-up call. Prints a table and
 the largest relative difference of each form's result from XLA's (round-off only)::
@@ -46,7 +46,7 @@ def sweep_dw(reps: int) -> list[str]:
     import jax
     import numpy as np
 
-    from jaxgan.models import layers as L
+    from jaxgan.models import conv_forms as F
 
     dn = ("NHWC", "HWIO", "NHWC")
     lines = ["| batch x size^2 x in -> out | k | rows | xla dW ms | dots dW ms | xla / dots | max rel. diff |",
@@ -59,7 +59,7 @@ def sweep_dw(reps: int) -> list[str]:
         pads = tuple(map(tuple, pads))
         xla = lambda x, w, dy, p=pads: jax.vjp(lambda w: jax.lax.conv_general_dilated(  # noqa: E731
             x, w, (1, 1), p, dimension_numbers=dn), w)[1](dy)[0]  # fmt: skip
-        dots = lambda x, w, dy, p=pads: L.conv_weight_grad_as_dots(x, dy, w.shape, p)  # noqa: E731
+        dots = lambda x, w, dy, p=pads: F.conv_weight_grad_as_dots(x, dy, w.shape, p)  # noqa: E731
         t0, r0 = _time(xla, (x, w, dy), reps)
         t1, r1 = _time(dots, (x, w, dy), reps)
         diff = float(np.max(np.abs(np.asarray(r1) - np.asarray(r0))) / np.max(np.abs(np.asarray(r0))))
@@ -72,14 +72,14 @@ def sweep_dw(reps: int) -> list[str]:
 def sweep_chunk(reps: int, batch: int) -> list[str]:
     import jax
 
-    from jaxgan.models import layers as L
+    from jaxgan.models import conv_forms as F
 
     dn = ("NHWC", "HWIO", "NHWC")
     pad = ((1, 1), (1, 1))
     strided = lambda x, w: jax.lax.conv_general_dilated(x, w, (2, 2), pad, dimension_numbers=dn)  # noqa: E731
     cases = [
         ("D Conv_1 conv4x4 s2 14x14x64->128", strided, (14, 14, 64), (4, 4, 64, 128)),
-        ("G Upsample2x_0 per_product 7x7x128->64", L.conv_transpose_per_product, (7, 7, 128), (4, 4, 128, 64)),
+        ("G Upsample2x_0 per_product 7x7x128->64", F.conv_transpose_per_product, (7, 7, 128), (4, 4, 128, 64)),
         ("D Conv_0 conv4x4 s2 28x28x1->64", strided, (28, 28, 1), (4, 4, 1, 64)),
     ]  # fmt: skip
     lines = [f"| layer (batch {batch}) | chunk | fwd ms | dx ms | dW ms |", "| --- | --- | --- | --- | --- |"]
@@ -90,7 +90,7 @@ def sweep_chunk(reps: int, batch: int) -> list[str]:
         for c in CHUNKS:
             if c is not None and c >= batch:
                 continue
-            g = lambda x, w, c=c, f=f: L.batch_chunked(lambda x: f(x, w), x, c)  # noqa: E731
+            g = lambda x, w, c=c, f=f: F.batch_chunked(lambda x: f(x, w), x, c)  # noqa: E731
             tf, _ = _time(lambda x, w, dy, g=g: g(x, w), (x, w, dy), reps)
             tx, _ = _time(lambda x, w, dy, g=g: jax.vjp(lambda x: g(x, w), x)[1](dy)[0], (x, w, dy), reps)
             tw, _ = _time(lambda x, w, dy, g=g: jax.vjp(lambda w: g(x, w), w)[1](dy)[0], (x, w, dy), reps)

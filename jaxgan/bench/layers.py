@@ -11,9 +11,9 @@ needed. Biases, batch norm, activations and spectral norm's power iteration are 
 Forms (all compute the same function from the same ``[k, k, in, out]`` kernel):
 
 * ``conv``: ``xla`` (``lax.conv_general_dilated``, what ``nn.Conv`` runs); for a stride-2 one also ``s2d``
-  (:func:`~jaxgan.models.layers.conv_stride2_as_s2d`: space-to-depth then a stride-1 convolution).
+  (:func:`~jaxgan.models.conv_forms.conv_stride2_as_s2d`: space-to-depth then a stride-1 convolution).
 * ``up2x`` (stride-2 transposed convolution): ``transpose`` (``lax.conv_transpose``), ``subpixel``, ``phases``
-  and ``per_product`` (:func:`~jaxgan.models.layers.conv_transpose_as_subpixel`, ``conv_transpose_as_phases``,
+  and ``per_product`` (:func:`~jaxgan.models.conv_forms.conv_transpose_as_subpixel`, ``conv_transpose_as_phases``,
   ``conv_transpose_per_product``).
 * ``dense``: ``xla`` (``x @ w``).
 * ``torch``: ``F.conv2d`` / ``F.conv_transpose2d`` / ``F.linear`` in NCHW, the gradients from
@@ -128,7 +128,8 @@ def network_layers(net: str, module: Any, inputs: Any, *more: Any) -> list[Layer
     import flax.linen as nn
     import jax
 
-    from jaxgan.models.layers import Downsample2x, SubpixelConvTranspose, upsample_padding
+    from jaxgan.models.conv_forms import upsample_padding
+    from jaxgan.models.layers import Downsample2x, SubpixelConvTranspose
 
     layers: list[Layer] = []
 
@@ -170,21 +171,21 @@ def network_layers(net: str, module: Any, inputs: Any, *more: Any) -> list[Layer
 def _conv_form(m: Any, x_shape: tuple, kernel: tuple, strides: tuple) -> str:
     """The form an ``nn.Conv`` computes in: its ``conv_general_dilated`` (``conv_dot_dw`` / ``conv_auto``), for a
     stride-1 layer; ``"xla"`` otherwise."""
-    from jaxgan.models import layers as L
+    from jaxgan.models import conv_forms as F
 
     fn = getattr(m, "conv_general_dilated", None)
     if strides != (1, 1) or fn is None:
         return "xla"
-    if fn is L.conv_dot_dw:
+    if fn is F.conv_dot_dw:
         return "dot_dw"
-    return L.auto_conv_form(x_shape, (*kernel, x_shape[-1], m.features)) if fn is L.conv_auto else "xla"
+    return F.auto_conv_form(x_shape, (*kernel, x_shape[-1], m.features)) if fn is F.conv_auto else "xla"
 
 
 def forms(layer: Layer) -> dict[str, Callable]:
     """The exact JAX forms of ``layer``: ``{name: f(x, w) -> y}``."""
     import jax
 
-    from jaxgan.models import layers as L
+    from jaxgan.models import conv_forms as F
 
     dn = ("NHWC", "HWIO", "NHWC")
     if layer.kind == "dense":
@@ -192,15 +193,15 @@ def forms(layer: Layer) -> dict[str, Callable]:
     if layer.kind == "up2x":
         return {
             "transpose": lambda x, w: jax.lax.conv_transpose(x, w, (2, 2), layer.padding, dimension_numbers=dn),
-            "subpixel": lambda x, w: L.conv_transpose_as_subpixel(x, w),
-            "phases": lambda x, w: L.conv_transpose_as_phases(x, w),
-            "per_product": lambda x, w: L.conv_transpose_per_product(x, w),
+            "subpixel": lambda x, w: F.conv_transpose_as_subpixel(x, w),
+            "phases": lambda x, w: F.conv_transpose_as_phases(x, w),
+            "per_product": lambda x, w: F.conv_transpose_per_product(x, w),
         }
     out = {"xla": lambda x, w: jax.lax.conv_general_dilated(x, w, layer.strides, layer.padding, dimension_numbers=dn)}
     if layer.strides == (1, 1):
-        out["dot_dw"] = lambda x, w: L.conv_dot_dw(x, w, (1, 1), layer.padding, dimension_numbers=dn)
+        out["dot_dw"] = lambda x, w: F.conv_dot_dw(x, w, (1, 1), layer.padding, dimension_numbers=dn)
     if layer.strides == (2, 2):
-        out["s2d"] = lambda x, w: L.conv_stride2_as_s2d(x, w, padding=layer.padding)
+        out["s2d"] = lambda x, w: F.conv_stride2_as_s2d(x, w, padding=layer.padding)
     return out
 
 

@@ -60,7 +60,7 @@ def jaxgan_parts(
     """``(train_step, state, real_batch_or_None, sample_fn_or_None)`` for one benchmark model in jaxgan, its
     networks computing in ``dtype`` (``"bfloat16"``: :func:`jaxgan.precision.mixed_precision`); ``upsample`` and
     ``downsample`` are dcgan28's forms of its (transposed) stride-2 convolutions, ``conv`` sngan32's form of its
-    stride-1 convolutions (:data:`jaxgan.models.layers.CONV_FORMS`)."""
+    stride-1 convolutions (:data:`jaxgan.models.conv_forms.CONV_FORMS`)."""
     import jax
     import jax.numpy as jnp
     import optax

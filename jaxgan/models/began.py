@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxgan.models.common import geometry, upsample_nearest
-from jaxgan.models.layers import conv_function
+from jaxgan.models.conv_forms import conv_function
 
 Array = jax.Array
 
@@ -86,7 +86,7 @@ class BEGANDiscriminator(nn.Module):
       features: ``n``, the base width (64 in the paper's 32×32 and 64×64 models).
       embed_dim: size of the bottleneck ``h`` (64 in the paper).
       bn_axis_name: accepted for a uniform constructor; unused (no batch norm).
-      conv: the form of every convolution, one of :data:`~jaxgan.models.layers.CONV_FORMS` (``"auto"``: per
+      conv: the form of every convolution, one of :data:`~jaxgan.models.conv_forms.CONV_FORMS` (``"auto"``: per
         layer the one measured fastest on the backend; the same parameters and function whichever is used).
 
     Call: ``__call__(x, labels=None, *, train=True, return_reconstruction=False)``: ``mean |x - D(x)|`` per

@@ -20,7 +20,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxgan.models.layers import batch_norm, conv_auto
+from jaxgan.models.conv_forms import conv_auto
+from jaxgan.models.layers import batch_norm
 
 Array = jax.Array
 INIT = nn.initializers.normal(0.02)
@@ -31,7 +32,7 @@ def _check_kind(kind: str) -> None:
         raise ValueError(f"BiGAN network kind must be 'conv' or 'mlp', got {kind!r}")
 
 
-# the convolutions in the form measured fastest on the backend (jaxgan.models.layers.conv_auto; same parameters)
+# the convolutions in the form measured fastest on the backend (jaxgan.models.conv_forms.conv_auto; same parameters)
 AUTO = {"conv_general_dilated": conv_auto}
 
 class Encoder(nn.Module):

@@ -34,17 +34,8 @@ import jax
 import jax.numpy as jnp
 
 from jaxgan.models.common import check_labels, geometry
-from jaxgan.models.layers import (
-    DOWNSAMPLE_METHODS,
-    Downsample2x,
-    SNConv,
-    SNDense,
-    SNEmbed,
-    Upsample2x,
-    batch_norm,
-    conv_function,
-    cpu_forms,
-)
+from jaxgan.models.conv_forms import conv_function, cpu_forms
+from jaxgan.models.layers import DOWNSAMPLE_METHODS, Downsample2x, SNConv, SNDense, SNEmbed, Upsample2x, batch_norm
 
 Array = jax.Array
 
@@ -62,7 +53,7 @@ def _label_code(labels: Array, num_classes: int, embed_dim: int | None, name: st
 def auto_upsample(stages: int, backend: str | None = None) -> str:
     """The upsampling forms ``upsample="auto"`` gives a generator of ``stages`` stages, one per stage.
 
-    On the CPU: :func:`~jaxgan.models.layers.conv_transpose_per_product` for the hidden stages (each of its
+    On the CPU: :func:`~jaxgan.models.conv_forms.conv_transpose_per_product` for the hidden stages (each of its
     products in the form XLA's CPU runs fastest; the dcgan28 b64 step 1.14x the per-phase form's, docs/
     performance.md) and the plain transposed convolution for the image layer, where it is cheapest. On other
     backends (not measured here): the per-phase form, then the plain transposed convolution, as before."""
@@ -163,7 +154,7 @@ class DCGANDiscriminator(nn.Module):
         128), else one ``Dense(aux_outputs)`` (ACGAN's).
       downsample: how the stride-2 convolutions are computed, one :class:`~jaxgan.models.layers.Downsample2x`
         method or a comma-separated one per stage: ``"auto"`` (the default: ``nn.Conv`` computing by
-        :func:`~jaxgan.models.layers.conv_auto`, which on the CPU takes batches over 64 rows in chunks of 64),
+        :func:`~jaxgan.models.conv_forms.conv_auto`, which on the CPU takes batches over 64 rows in chunks of 64),
         ``"xla"`` (``nn.Conv`` as it is) or ``"s2d"`` (space-to-depth then a stride-1 convolution). The same
         function and parameters whichever is used. ``"s2d"`` not with ``spectral_norm``.
 

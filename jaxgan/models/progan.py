@@ -41,7 +41,7 @@ import jax.numpy as jnp
 
 from jaxgan.models.adapters import Net
 from jaxgan.models.common import upsample_nearest
-from jaxgan.models.layers import conv_function
+from jaxgan.models.conv_forms import conv_function
 from jaxgan.remedies import MinibatchStdDev
 
 Array = jax.Array
@@ -120,7 +120,7 @@ class EqualizedConv(nn.Module):
       features: output channels.
       kernel_size: ``k``.
       gain: He's gain.
-      conv: the convolution's form, one of :data:`~jaxgan.models.layers.CONV_FORMS` (``"auto"``: the one measured
+      conv: the convolution's form, one of :data:`~jaxgan.models.conv_forms.CONV_FORMS` (``"auto"``: the one measured
         fastest on the backend for this layer; the same function whichever).
 
     Call: ``x [batch, H, W, in]`` -> ``[batch, H, W, features]``.

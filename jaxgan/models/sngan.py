@@ -23,7 +23,8 @@ import jax
 import jax.numpy as jnp
 
 from jaxgan.models.common import avg_pool2, upsample_nearest
-from jaxgan.models.layers import ConditionalBatchNorm, SNConv, SNDense, SNEmbed, batch_norm, conv_function
+from jaxgan.models.conv_forms import conv_function
+from jaxgan.models.layers import ConditionalBatchNorm, SNConv, SNDense, SNEmbed, batch_norm
 
 Array = jax.Array
 
@@ -124,10 +125,10 @@ class SNGANGenerator(nn.Module):
       bottom_width: spatial size after the dense layer (4; the output is ``bottom_width * 8``).
       num_classes: number of labels (class-conditional batch norms), or ``None``.
       bn_axis_name: cross-replica batch-norm axis, or ``None``.
-      conv: the form of every convolution, one of :data:`~jaxgan.models.layers.CONV_FORMS`: ``"xla"``
-        (``nn.Conv``'s own), ``"dot_dw"`` (:func:`~jaxgan.models.layers.conv_dot_dw`: the weight gradient as
+      conv: the form of every convolution, one of :data:`~jaxgan.models.conv_forms.CONV_FORMS`: ``"xla"``
+        (``nn.Conv``'s own), ``"dot_dw"`` (:func:`~jaxgan.models.conv_forms.conv_dot_dw`: the weight gradient as
         matrix products) or ``"auto"`` (the default: per layer, the one measured faster on the backend,
-        :func:`~jaxgan.models.layers.auto_conv_form`). The same parameters and function whichever is used.
+        :func:`~jaxgan.models.conv_forms.auto_conv_form`). The same parameters and function whichever is used.
 
     ``labels [batch]`` (int) are required when ``num_classes`` is set and ignored otherwise.
     """

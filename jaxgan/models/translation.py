@@ -22,8 +22,8 @@ Calling convention (:func:`jaxgan.models.adapters.from_linen`): ``module(x, *, t
 the concatenation ``concat([input, output], -1)`` built by the caller, so give it ``in + out`` channels.
 
 Forms (the same parameters and function whichever): every model takes ``conv``, the form of its convolutions
-(:data:`jaxgan.models.layers.CONV_FORMS`; ``"auto"``, the default, picks per layer the one measured fastest on the
-backend, :func:`jaxgan.models.layers.conv_auto`), and upsamples with :class:`~jaxgan.models.layers.Upsample2x`'s
+(:data:`jaxgan.models.conv_forms.CONV_FORMS`; ``"auto"``, the default, picks per layer the one measured fastest on the
+backend, :func:`jaxgan.models.conv_forms.conv_auto`), and upsamples with :class:`~jaxgan.models.layers.Upsample2x`'s
 default ``"auto"`` (``"per_product"`` on the CPU, the transposed convolution elsewhere).
 """
 
@@ -35,7 +35,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxgan.models.layers import Upsample2x, batch_norm, conv_function
+from jaxgan.models.conv_forms import conv_function
+from jaxgan.models.layers import Upsample2x, batch_norm
 
 Array = jax.Array
 
@@ -63,8 +64,8 @@ def _conv_bias(norm: str, affine: bool) -> bool:
 
 def _conv(features: int, kernel: int, stride: int, pad: int | str, use_bias: bool, name: str,
           conv: str = "auto") -> nn.Conv:  # fmt: skip
-    """An ``nn.Conv`` computing in the form ``conv`` (:data:`~jaxgan.models.layers.CONV_FORMS`; ``"auto"``: per layer
-    the one measured fastest on the backend; the same parameters whichever)."""
+    """An ``nn.Conv`` computing in the form ``conv`` (:data:`~jaxgan.models.conv_forms.CONV_FORMS`; ``"auto"``: per
+    layer the one measured fastest on the backend; the same parameters whichever)."""
     padding = pad if isinstance(pad, str) else ((pad, pad), (pad, pad))
     return nn.Conv(
         features, (kernel, kernel), (stride, stride), padding, use_bias=use_bias, kernel_init=INIT, name=name,
