@@ -41,8 +41,7 @@ def time_config(name: str, steps: int, warmup: int) -> dict:
     dp = parallel.data_parallel(exp.make_train_step, "none", n_critic=c.n_critic)
     state = dp.put(exp.init_state())
     if exp.toy is not None:  # toy data: drawn on the device in the compiled call, as jaxgan train does
-        run = dp.sampled_multi_step(exp.task.sample_batch, exp.rows_per_step, 1)
-        step = lambda state: run(state)  # noqa: E731
+        step = dp.sampled_multi_step(exp.task.sample_batch, exp.rows_per_step, 1)
     else:
         batch = dp.shard({k: v[0] for k, v in exp.host_batches(0, 1).items()})
         step = lambda state: dp.step(state, batch)  # noqa: E731
