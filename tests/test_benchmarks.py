@@ -247,6 +247,29 @@ def test_layer_profile_forms_compute_the_same_products():
                 np.testing.assert_allclose(got[d], ref[d], atol=1e-3, rtol=1e-4, err_msg=f"{layer.name} {form} {d}")
 
 
+def test_layer_profile_names_the_batch_chunked_forms_the_networks_compute_past_64_rows():
+    import dataclasses
+
+    import numpy as np
+
+    from jaxgan.bench import layers
+
+    got = {x.name: x.form for x in layers.model_layers("dcgan28", 256)}  # abstract: nothing of batch 256 runs
+    assert got == {"Dense_0": "xla", "Upsample2x_0/conv_transpose": "per_product_chunk64",
+                   "Upsample2x_1/conv_transpose": "transpose", "Conv_0": "xla",  # 1 input channel: not chunked
+                   "Conv_1": "xla_chunk64", "head": "xla"}  # fmt: skip
+    small = {(x.net, x.name): x for x in layers.model_layers("dcgan28", 2)}
+    for key in (("G", "Upsample2x_0/conv_transpose"), ("D", "Conv_1")):
+        layer = dataclasses.replace(small[key], x_shape=(66, *small[key].x_shape[1:]))  # chunks of 64 and 2
+        fs = layers.forms(layer)
+        plain, chunk = ("per_product", "per_product_chunk64") if layer.kind == "up2x" else ("xla", "xla_chunk64")
+        assert chunk in fs and layers.forms(small[key]).keys() == fs.keys() - {chunk}
+        x, w, dy = layers.arrays(layer)
+        ref, got = (_layer_results(layers.directions(fs[f]), (x, w, dy)) for f in (plain, chunk))
+        for d in layers.DIRECTIONS:
+            np.testing.assert_allclose(got[d], ref[d], atol=1e-4, rtol=1e-5, err_msg=f"{key} {d}")
+
+
 def test_layer_profile_torch_layers_compute_the_same_products(torch_ref):
     import numpy as np
 

@@ -558,11 +558,17 @@ def _conv_layers(net, x, *more):
 def test_auto_takes_strided_and_transposed_convolutions_in_batch_chunks_on_the_cpu():
     """Past 64 rows, ``conv_auto``'s strided convolution and the ``per_product`` upsampling run in chunks of 64
     (three convolutions for 130 rows, the last one of 2), with the values and gradients of the whole-batch form."""
-    from jaxgan.models.conv_forms import auto_batch_chunk, conv_auto, conv_transpose_per_product
+    from jaxgan.models.conv_forms import auto_batch_chunk, conv_auto, conv_transpose_per_product, strided_conv_chunk
 
     assert [auto_batch_chunk(n, "cpu") for n in (8, 64, 65, 256)] == [None, None, 64, 64]
     assert auto_batch_chunk(256, "gpu") is None and auto_batch_chunk(256, "tpu") is None
     dn = ("NHWC", "HWIO", "NHWC")
+    chunk = lambda shape, strides=(2, 2), dn=dn, backend="cpu": strided_conv_chunk(shape, strides, dn, backend)  # noqa: E731
+    assert chunk((256, 14, 14, 64)) == 64 and chunk((65, 14, 14, 16)) == 64
+    assert chunk((64, 14, 14, 64)) is None and chunk((256, 14, 14, 15)) is None  # 64 rows; under 16 channels
+    assert chunk((256, 14, 14, 64), (1, 1)) is None and chunk((256, 14, 14, 64), backend="gpu") is None
+    assert chunk((256, 64, 14, 14), dn=("NCHW", "OIHW", "NCHW")) == 64 and chunk((256, 64, 14, 14), dn=None) == 64
+    assert chunk((14, 256, 14, 64), dn=("HNWC", "HWIO", "NHWC")) is None  # no leading batch axis
     pad = ((1, 1), (1, 1))
     zeros = jnp.zeros(5)
     cases = [

@@ -128,7 +128,7 @@ def network_layers(net: str, module: Any, inputs: Any, *more: Any) -> list[Layer
     import flax.linen as nn
     import jax
 
-    from jaxgan.models.conv_forms import upsample_padding
+    from jaxgan.models.conv_forms import NHWC, auto_batch_chunk, strided_conv_chunk, upsample_padding
     from jaxgan.models.layers import Downsample2x, SubpixelConvTranspose
 
     layers: list[Layer] = []
@@ -146,6 +146,8 @@ def network_layers(net: str, module: Any, inputs: Any, *more: Any) -> list[Layer
             form = "transpose"
             if isinstance(m, SubpixelConvTranspose):
                 form = "per_product" if m.per_product else "phases" if m.phases else "subpixel"
+                if m.per_product:  # computed in batch chunks on the CPU past 64 rows
+                    form = chunked(form, auto_batch_chunk(x.shape[0]))
             layers.append(
                 Layer(kind="up2x", features=m.features, kernel=k, strides=(2, 2), padding=pads, form=form, **common)
             )
@@ -154,7 +156,10 @@ def network_layers(net: str, module: Any, inputs: Any, *more: Any) -> list[Layer
             strides = (2, 2) if isinstance(m, Downsample2x) else m.strides or 1
             strides = (strides,) * 2 if isinstance(strides, int) else tuple(strides)
             pads = _pads(m.padding, x.shape, k, strides)
-            form = m.method if isinstance(m, Downsample2x) else _conv_form(m, x.shape, k, strides)
+            if isinstance(m, Downsample2x):
+                form = chunked("xla", strided_conv_chunk(x.shape, strides, NHWC)) if m.method == "auto" else m.method
+            else:
+                form = _conv_form(m, x.shape, k, strides)
             layer = Layer(kind="conv", features=m.features, kernel=k, strides=strides, padding=pads, form=form,
                           **common)  # fmt: skip
             layers.append(layer)
@@ -168,12 +173,19 @@ def network_layers(net: str, module: Any, inputs: Any, *more: Any) -> list[Layer
     return [x for x in layers if x.name not in seen and not seen.add(x.name)]
 
 
+def chunked(form: str, chunk: int | None) -> str:
+    """The name of ``form`` computed in batch chunks of ``chunk`` rows (``"xla_chunk64"``); ``form`` for ``None``."""
+    return form if chunk is None else f"{form}_chunk{chunk}"
+
+
 def _conv_form(m: Any, x_shape: tuple, kernel: tuple, strides: tuple) -> str:
-    """The form an ``nn.Conv`` computes in: its ``conv_general_dilated`` (``conv_dot_dw`` / ``conv_auto``), for a
-    stride-1 layer; ``"xla"`` otherwise."""
+    """The form an ``nn.Conv`` computes in: its ``conv_general_dilated`` (``conv_dot_dw`` / ``conv_auto``); for a
+    strided layer under ``conv_auto``, XLA's in the batch chunks it uses; ``"xla"`` otherwise."""
     from jaxgan.models import conv_forms as F
 
     fn = getattr(m, "conv_general_dilated", None)
+    if strides != (1, 1) and fn is F.conv_auto:
+        return chunked("xla", F.strided_conv_chunk(x_shape, strides, F.NHWC))
     if strides != (1, 1) or fn is None:
         return "xla"
     if fn is F.conv_dot_dw:
@@ -191,13 +203,23 @@ def forms(layer: Layer) -> dict[str, Callable]:
     if layer.kind == "dense":
         return {"xla": lambda x, w: x @ w}
     if layer.kind == "up2x":
-        return {
+        out = {
             "transpose": lambda x, w: jax.lax.conv_transpose(x, w, (2, 2), layer.padding, dimension_numbers=dn),
             "subpixel": lambda x, w: F.conv_transpose_as_subpixel(x, w),
             "phases": lambda x, w: F.conv_transpose_as_phases(x, w),
             "per_product": lambda x, w: F.conv_transpose_per_product(x, w),
         }
-    out = {"xla": lambda x, w: jax.lax.conv_general_dilated(x, w, layer.strides, layer.padding, dimension_numbers=dn)}
+        chunk = F.auto_batch_chunk(layer.x_shape[0])
+        if chunk is not None:  # what SubpixelConvTranspose(per_product=True) computes on the CPU
+            out[chunked("per_product", chunk)] = lambda x, w: F.batch_chunked(
+                lambda x: F.conv_transpose_per_product(x, w), x, chunk
+            )
+        return out
+    xla = lambda x, w: jax.lax.conv_general_dilated(x, w, layer.strides, layer.padding, dimension_numbers=dn)  # noqa: E731
+    out = {"xla": xla}
+    chunk = F.strided_conv_chunk(layer.x_shape, layer.strides, dn)
+    if chunk is not None:  # what conv_auto computes on the CPU
+        out[chunked("xla", chunk)] = lambda x, w: F.batch_chunked(lambda x: xla(x, w), x, chunk)
     if layer.strides == (1, 1):
         out["dot_dw"] = lambda x, w: F.conv_dot_dw(x, w, (1, 1), layer.padding, dimension_numbers=dn)
     if layer.strides == (2, 2):

@@ -302,7 +302,11 @@ def main(argv=None) -> int:
         help="comma list of the jaxgan rows' compute dtypes: float32, bfloat16 (mixed precision: for accelerators; "
         "expected slower on a CPU)",
     )
-    p.add_argument("--lever-upsample", default="phases,transpose", help="dcgan28 upsampling used for the lever rows")
+    p.add_argument(
+        "--lever-upsample",
+        default="auto",
+        help="dcgan28 upsampling used for the lever rows (auto: the generator's default form on this backend)",
+    )
     p.add_argument("--xla-cost", action="store_true", help="print XLA cost_analysis() FLOPs beside the analytic")
     p.add_argument("--json", default=None, help="append the JSON lines to this file too")
     p.add_argument("--_probe", action="store_true", help=argparse.SUPPRESS)
@@ -315,6 +319,10 @@ def main(argv=None) -> int:
         probe_main(args)
         return 0
 
+    if args.lever_upsample == "auto":
+        from jaxgan.models.dcgan import auto_upsample
+
+        args.lever_upsample = auto_upsample(2)
     models = MODELS if args.model == "all" else tuple(args.model.split(","))
     for m in models:
         if m not in MODELS:

@@ -483,22 +483,29 @@ def batch_chunked(f: Any, x: Array, chunk: int | None) -> Array:
     return jnp.concatenate([f(x[i : i + chunk]) for i in range(0, n, chunk)], axis=0)
 
 
+def strided_conv_chunk(lhs_shape: tuple, window_strides, dimension_numbers=None, backend: str | None = None):
+    """The batch chunk :func:`conv_auto` computes XLA's convolution in: :func:`auto_batch_chunk` rows for a strided
+    convolution with a leading batch axis and at least 16 input channels, else ``None`` (``dcgan28``'s 1-channel
+    input layer ran slower in chunks at batch 256: input gradient 4.5 against 2.8 ms, weight gradient 5.3 against
+    4.0, ``benchmarks/conv_forms.py``). ``dimension_numbers`` as in ``lax.conv_general_dilated`` (``None``: NCHW)."""
+    nd = len(lhs_shape) - 2
+    specs = jax.lax.conv_dimension_numbers(lhs_shape, (1,) * (nd + 2), dimension_numbers)
+    batch_first = specs.lhs_spec[0] == 0 and specs.out_spec[0] == 0
+    wide = lhs_shape[specs.lhs_spec[1]] >= 16
+    if tuple(window_strides) != (1,) * nd and batch_first and wide:
+        return auto_batch_chunk(lhs_shape[0], backend)
+    return None
+
+
 def conv_auto(lhs: Array, rhs: Array, window_strides, padding, *args, **kwargs) -> Array:
     """``lax.conv_general_dilated`` in the form ``"auto"`` picks for the call (a drop-in, as :func:`conv_dot_dw`):
-    :func:`conv_dot_dw` where :func:`auto_conv_form` says so; otherwise XLA's, and for a strided convolution with a
-    leading batch axis and at least 16 input channels, in chunks of :func:`auto_batch_chunk` rows (``dcgan28``'s
-    1-channel input layer ran slower in chunks at batch 256: input gradient 4.5 against 2.8 ms, weight gradient 5.3
-    against 4.0, ``benchmarks/conv_forms.py``)."""
+    :func:`conv_dot_dw` where :func:`auto_conv_form` says so; otherwise XLA's, in batch chunks of
+    :func:`strided_conv_chunk` rows where that gives a chunk (strided convolutions past 64 rows, on the CPU)."""
     if auto_conv_form(lhs.shape, rhs.shape, strides=tuple(window_strides)) == "dot_dw":
         return conv_dot_dw(lhs, rhs, window_strides, padding, *args, **kwargs)
     conv = lambda x: jax.lax.conv_general_dilated(x, rhs, window_strides, padding, *args, **kwargs)  # noqa: E731
     dn = kwargs.get("dimension_numbers", args[2] if len(args) > 2 else None)
-    specs = jax.lax.conv_dimension_numbers(lhs.shape, rhs.shape, dn)
-    batch_first = specs.lhs_spec[0] == 0 and specs.out_spec[0] == 0
-    wide = lhs.shape[specs.lhs_spec[1]] >= 16  # an image layer of 1 channel measured slower in chunks
-    if tuple(window_strides) != (1,) * (lhs.ndim - 2) and batch_first and wide:
-        return batch_chunked(conv, lhs, auto_batch_chunk(lhs.shape[0]))
-    return conv(lhs)
+    return batch_chunked(conv, lhs, strided_conv_chunk(lhs.shape, window_strides, dn))
 
 
 def conv_function(form: str) -> Any:
