@@ -93,6 +93,31 @@ def test_an_unknown_dtype_is_refused_before_anything_is_measured(capsys):
     assert "unknown dtype 'float16'; dtypes: float32, bfloat16" in capsys.readouterr().err
 
 
+def test_an_accelerator_missing_here_is_refused_in_a_fresh_process():
+    cmd = [sys.executable, "-m", "jaxgan.bench.step_throughput", "--device", "tpu", "--model", "mlp2d"]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env={**os.environ, "JAX_PLATFORMS": ""})
+    assert p.returncode == 2 and "| model" not in p.stdout
+    assert "--device tpu: JAX has no tpu backend here (" in p.stderr and "install the jax build for it" in p.stderr
+
+
+def test_the_cpu_only_pytorch_reference_is_refused_beside_an_accelerator(monkeypatch, capsys):
+    import jax
+
+    monkeypatch.setattr(jax, "default_backend", lambda: "gpu")  # what a GPU machine's process reports
+    with pytest.raises(SystemExit):
+        st.main(["--torch", "--model", "mlp2d"])
+    assert "--torch: the PyTorch reference runs on the CPU; its ratio to a gpu step" in capsys.readouterr().err
+    platforms = jax.config.jax_platforms
+    try:
+        with pytest.raises(SystemExit):  # asked for a backend other than the one this process already runs
+            st.main(["--device", "tpu", "--model", "mlp2d"])
+    finally:
+        jax.config.update("jax_platforms", platforms)
+    assert "--device tpu: this process already runs JAX on gpu; run the benchmark in a fresh process" in (
+        capsys.readouterr().err
+    )
+
+
 def _jaxgan_params(model):
     import jax
 
@@ -166,15 +191,15 @@ def test_help_outside_the_checkout(tmp_path, how):
 def test_end_to_end_tiny_run(tmp_path):
     """Through ``jaxgan bench`` from a folder outside the checkout."""
     out = tmp_path / "bench.jsonl"
-    cmd = [*JAXGAN, "bench", "--model", "dcgan28,mlp2d", "--batch", "4",
+    cmd = [*JAXGAN, "bench", "--model", "dcgan28,mlp2d", "--batch", "4", "--device", "cpu",
            "--steps", "3", "--warmup", "1", "--steps-per-call", "2", "--rounds", "2", "--threads", "1",
            "--ceiling-size", "128", "--impl", "subpixel,scan,loop,torch", "--json", str(out)]  # fmt: skip
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert p.returncode == 0, p.stderr[-2000:]
-    assert "load average" in p.stdout and "| model" in p.stdout
+    assert "load average" in p.stdout and "| model" in p.stdout and "JAX backend: cpu (" in p.stdout
     records = [json.loads(line) for line in out.read_text().splitlines()]
     env = records[0]
-    assert env["record"] == "env"
+    assert env["record"] == "env" and env["jax_backend"] == "cpu" and env["device_peak_mib"] is None
     for key in ("cpu", "jax", "load_start", "load_end", "ceiling_gflops", "matmul_gflops_start", "ru_maxrss_mib"):
         assert key in env
     rows = [r for r in records if r["record"] == "row"]

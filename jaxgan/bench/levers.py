@@ -41,8 +41,10 @@ def probe_main(args) -> None:
     }))  # fmt: skip
 
 
-def _run_probe(extra: list[str], env_flags: str | None = None) -> dict | None:
+def _run_probe(extra: list[str], env_flags: str | None = None, platform: str | None = None) -> dict | None:
     env = dict(os.environ)
+    if platform is not None:  # the backend the parent runs on
+        env["JAX_PLATFORMS"] = platform
     if env_flags is not None:
         env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + " " + env_flags).strip()
     cmd = [sys.executable, "-m", "jaxgan.bench.step_throughput", "--_probe", *extra]
@@ -52,12 +54,12 @@ def _run_probe(extra: list[str], env_flags: str | None = None) -> dict | None:
     return json.loads(p.stdout.strip().splitlines()[-1])
 
 
-def cache_lever(batch: int, upsample: str, log) -> dict:
+def cache_lever(batch: int, upsample: str, log, platform: str | None = None) -> dict:
     with tempfile.TemporaryDirectory() as d:
         extra = ["--probe-batch", str(batch), "--probe-upsample", upsample, "--probe-steps", "0"]
-        no_cache = _run_probe(extra)
-        first = _run_probe(extra + ["--probe-cache-dir", d])
-        second = _run_probe(extra + ["--probe-cache-dir", d])
+        no_cache = _run_probe(extra, platform=platform)
+        first = _run_probe(extra + ["--probe-cache-dir", d], platform=platform)
+        second = _run_probe(extra + ["--probe-cache-dir", d], platform=platform)
     rec = {
         "record": "cache", "model": "dcgan28", "batch": batch, "variant": upsample,
         "no_cache_first_call_s": no_cache.get("first_call_s"), "cold_cache_first_call_s": first.get("first_call_s"),

@@ -13,6 +13,7 @@ Size: over 400 lines, because this module is the benchmark's manual (this docstr
     python benchmarks/step_throughput.py --model mlp2d --batch 100 --steps 2000 --warmup 200
     python benchmarks/step_throughput.py --model dcgan28 --batch 8 --steps 3 --warmup 1 --no-torch   # smoke test
     python benchmarks/step_throughput.py --model dcgan28 --batch 64 --dtype float32,bfloat16 --impl jaxgan
+    python benchmarks/step_throughput.py --device gpu --dtype float32,bfloat16   # on a GPU: larger batches, no torch
 
 ``--dtype bfloat16`` adds jaxgan's rows in bfloat16 mixed precision (:func:`jaxgan.precision.mixed_precision`:
 float32 parameters, optimizer states and losses, the networks' forward and backward passes in bf16) as
@@ -75,6 +76,11 @@ from jaxgan.bench.runners import DTYPE_LABELS, Entry, entries_for
 
 DEFAULT_BATCHES = {"dcgan28": (64, 256), "mlp2d": (100, 512), "sngan32": (8,)}
 DEFAULT_STEPS = {"dcgan28": (100, 10), "mlp2d": (1000, 100), "sngan32": (4, 1)}  # (timed steps, warm-up steps)
+# on an accelerator (--device gpu / tpu): batches large enough to occupy its matrix units (multiples of 128 for a
+# TPU's MXU; not measured here, this project's machine has no accelerator), and more steps, which take little time
+ACCELERATOR_BATCHES = {"dcgan28": (256, 2048), "mlp2d": (512, 8192), "sngan32": (64, 256)}
+ACCELERATOR_STEPS = {"dcgan28": (200, 20), "mlp2d": (2000, 200), "sngan32": (100, 10)}
+DEVICES = ("default", "cpu", "gpu", "tpu")
 ROW_KEYS = (
     "record", "model", "batch", "impl", "variant", "n_critic", "steps_per_call", "timed_steps", "step_ms_median",
     "step_ms_p10", "step_ms_p90", "step_ms_iqr", "steps_per_s", "images_per_s", "first_call_s", "flops_per_step",
@@ -241,6 +247,33 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join([fmt(head), sep, *(fmt(x) for x in lines)])
 
 
+def select_backend(device: str, error) -> str:
+    """Make ``device`` (one of :data:`DEVICES`) JAX's backend for this process, before anything runs, and return the
+    backend's name; ``error(message)`` (argparse's) when this process cannot run on it. The model layers' ``auto``
+    forms follow the backend (the CPU's forms on the CPU only)."""
+    import jax
+
+    if device != "default":
+        jax.config.update("jax_platforms", device)  # no effect once this process has started a backend
+    try:
+        backend = jax.default_backend()
+    except RuntimeError as e:
+        error(f"--device {device}: JAX has no {device} backend here ({str(e).splitlines()[0]}); install the jax "
+              "build for it (jax[cuda12], jax[tpu])")  # fmt: skip
+    if device != "default" and backend != device:
+        error(f"--device {device}: this process already runs JAX on {backend}; run the benchmark in a fresh process")
+    return backend
+
+
+def device_peak_mib() -> float | None:
+    """Peak memory of the first JAX device in MiB, where the backend reports it (GPU, TPU); ``None`` on the CPU."""
+    import jax
+
+    stats = jax.devices()[0].memory_stats()
+    peak = (stats or {}).get("peak_bytes_in_use")
+    return None if peak is None else round(peak / 2**20, 1)
+
+
 def env_record(args, with_torch: bool) -> dict:
     import flax
     import jax
@@ -253,6 +286,7 @@ def env_record(args, with_torch: bool) -> dict:
         "python": platform.python_version(), "jax": jax.__version__, "jaxlib": jaxlib.__version__,
         "flax": flax.__version__, "optax": optax.__version__, "numpy": np.__version__,
         "jax_backend": jax.default_backend(), "jax_devices": len(jax.devices()),
+        "jax_device_kind": jax.devices()[0].device_kind,
         "xla_flags": os.environ.get("XLA_FLAGS", ""),
         "jax_threads": "XLA CPU client default: one intra-op thread per core",
     }  # fmt: skip
@@ -287,8 +321,11 @@ def main(argv=None) -> int:
     p.add_argument("--ceiling-size", type=int, default=2048, help="n of the n x n matmuls of the ceiling")
     p.add_argument("--image-steps-per-call", type=int, default=4, help="K of the dcgan28 loop / scan lever rows")
     p.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (XLA: one per core)")
-    p.add_argument("--torch", dest="torch", action=argparse.BooleanOptionalAction, default=True,
-                   help="run the PyTorch reference when torch is importable")  # fmt: skip
+    p.add_argument("--torch", dest="torch", action=argparse.BooleanOptionalAction, default=None,
+                   help="run the PyTorch reference (CPU only) if torch imports; default: on the CPU")  # fmt: skip
+    p.add_argument("--device", default="default", choices=DEVICES,
+                   help="the JAX backend the jaxgan rows run on (default: JAX's default backend); an accelerator "
+                   "gets larger default batches and no PyTorch rows")  # fmt: skip
     p.add_argument("--torch-compile", action="store_true", help="also time torch.compile of the reference step")
     p.add_argument(
         "--impl",
@@ -319,10 +356,6 @@ def main(argv=None) -> int:
         probe_main(args)
         return 0
 
-    if args.lever_upsample == "auto":
-        from jaxgan.models.dcgan import auto_upsample
-
-        args.lever_upsample = auto_upsample(2)
     models = MODELS if args.model == "all" else tuple(args.model.split(","))
     for m in models:
         if m not in MODELS:
@@ -331,7 +364,15 @@ def main(argv=None) -> int:
     for dt in dtypes:
         if dt not in DTYPE_LABELS:
             p.error(f"unknown dtype {dt!r}; dtypes: {', '.join(DTYPE_LABELS)}")
-    with_torch = args.torch and torch_available()
+    backend = select_backend(args.device, p.error)
+    if args.lever_upsample == "auto":
+        from jaxgan.models.dcgan import auto_upsample
+
+        args.lever_upsample = auto_upsample(2)  # the generator's default on the backend
+    if args.torch and backend != "cpu":
+        p.error(f"--torch: the PyTorch reference runs on the CPU; its ratio to a {backend} step would compare two "
+                "processors (leave --torch out, or use --device cpu)")  # fmt: skip
+    with_torch = (backend == "cpu" if args.torch is None else args.torch) and torch_available()
     if with_torch:
         import torch
 
@@ -345,10 +386,12 @@ def main(argv=None) -> int:
     ceil_start = matmul_ceiling(args.ceiling_size, with_torch=with_torch)
 
     rows, entries_all = [], []
+    default_batches, default_steps = (DEFAULT_BATCHES, DEFAULT_STEPS) if backend == "cpu" else (
+        ACCELERATOR_BATCHES, ACCELERATOR_STEPS)  # fmt: skip
     for m in models:
-        batches = DEFAULT_BATCHES[m] if args.batch is None else tuple(int(b) for b in args.batch.split(","))
-        steps = DEFAULT_STEPS[m][0] if args.steps is None else args.steps
-        warmup = DEFAULT_STEPS[m][1] if args.warmup is None else args.warmup
+        batches = default_batches[m] if args.batch is None else tuple(int(b) for b in args.batch.split(","))
+        steps = default_steps[m][0] if args.steps is None else args.steps
+        warmup = default_steps[m][1] if args.warmup is None else args.warmup
         for i, b in enumerate(batches):
             log(f"{m} batch {b}: {steps} timed steps after {warmup} warm-up steps")
             entries = []
@@ -380,19 +423,23 @@ def main(argv=None) -> int:
     if args.levers and "dcgan28" in models:
         b = DEFAULT_BATCHES["dcgan28"][0] if args.batch is None else int(args.batch.split(",")[0])
         log("levers: persistent compilation cache (fresh processes)")
-        extra.append(cache_lever(b, args.lever_upsample, log))
-        log("levers: XLA flags (fresh processes)")
-        extra += xla_flag_lever(b, args.lever_upsample, 30, log)
+        extra.append(cache_lever(b, args.lever_upsample, log, platform=backend))
+        if backend == "cpu":  # the flags tried are XLA CPU's
+            log("levers: XLA flags (fresh processes)")
+            extra += xla_flag_lever(b, args.lever_upsample, 30, log)
     ratios = ratio_records(rows)
     maxrss_mib = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # Linux: KiB
     env.update(load_end=loadavg(), matmul_gflops_start=ceil_start, matmul_gflops_end=ceil_end,
-               ceiling_gflops=ceiling, ru_maxrss_mib=maxrss_mib)  # fmt: skip
+               ceiling_gflops=ceiling, ru_maxrss_mib=maxrss_mib, device_peak_mib=device_peak_mib())  # fmt: skip
 
     print(f"# step throughput  ({env['argv'] or 'defaults'})")
     print(f"CPU: {env['cpu']}, {env['cores']} cores; load average (1, 5, 15 min) at start {env['load_start']}, "
           f"at end {env['load_end']}")  # fmt: skip
     print(f"jax {env['jax']} (jaxlib {env['jaxlib']}, flax {env['flax']}, optax {env['optax']}), {env['jax_threads']}"
           f"; XLA_FLAGS={env['xla_flags']!r}")  # fmt: skip
+    peak = "" if env["device_peak_mib"] is None else f"; device memory peak {env['device_peak_mib']} MiB"
+    print(f"JAX backend: {env['jax_backend']} ({env['jax_device_kind']}, {env['jax_devices']} device(s); the rows use "
+          f"one){peak}")  # fmt: skip
     if with_torch:
         print(
             f"torch {env['torch']}: torch.set_num_threads({env['torch_threads']}), "
