@@ -78,7 +78,7 @@ DEFAULT_BATCHES = {"dcgan28": (64, 256), "mlp2d": (100, 512), "sngan32": (8,)}
 DEFAULT_STEPS = {"dcgan28": (100, 10), "mlp2d": (1000, 100), "sngan32": (4, 1)}  # (timed steps, warm-up steps)
 # on an accelerator (--device gpu / tpu): batches large enough to occupy its matrix units (multiples of 128 for a
 # TPU's MXU; not measured here, this project's machine has no accelerator), and more steps, which take little time
-ACCELERATOR_BATCHES = {"dcgan28": (256, 2048), "mlp2d": (512, 8192), "sngan32": (64, 256)}
+ACCELERATOR_BATCHES = {"dcgan28": (256, 2048), "mlp2d": (512, 8192), "sngan32": (128, 256)}
 ACCELERATOR_STEPS = {"dcgan28": (200, 20), "mlp2d": (2000, 200), "sngan32": (100, 10)}
 DEVICES = ("default", "cpu", "gpu", "tpu")
 ROW_KEYS = (
