@@ -385,6 +385,14 @@ def test_conv_forms_sweeps_run_and_agree_with_xla(monkeypatch, capsys):
     assert [r[1] for r in rows] == ["3x3", "1x1"] and all(float(r[-1].rstrip(" |")) < 1e-5 for r in rows)
     chunks = [line.split(" | ")[1] for line in out.splitlines() if line.startswith("| D Conv_1")]
     assert chunks == ["whole", "32", "16"]
+    monkeypatch.setattr(conv_forms, "LAYOUT_SHAPES", [("s2", 2, 8, 3, 4, 4, 2), ("s1", 2, 6, 4, 5, 3, 1)])
+    assert conv_forms.main(["--sweep", "layout", "--reps", "1"]) == 0
+    rows = [line.split(" | ") for line in capsys.readouterr().out.splitlines() if line.startswith("| s")]
+    assert [r[0] for r in rows] == ["| s2 2x8^2x3 -> 4", "| s1 2x6^2x4 -> 5"]
+    assert all(float(r[-1].rstrip(" |")) < 1e-5 for r in rows)  # NCHW's products, transposed back, are NHWC's
+    with pytest.raises(SystemExit):
+        conv_forms.main(["--sweep", "layouts"])
+    assert "unknown sweep 'layouts'; sweeps: dw, chunk, layout" in capsys.readouterr().err
 
 
 @pytest.mark.slow

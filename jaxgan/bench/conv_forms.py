@@ -6,11 +6,15 @@ and :func:`~jaxgan.models.conv_forms.auto_batch_chunk`).
   models and around them: batch x spatial rows, kernel size, channels.
 * ``--sweep chunk``: forward, input gradient and weight gradient of ``dcgan28``'s stride-2 and transposed layers at
   a large batch, whole and in batch chunks (:func:`~jaxgan.models.conv_forms.batch_chunked`).
+* ``--sweep layout``: forward, input gradient and weight gradient of XLA's convolution for shipped layers with the
+  arrays in NHWC / HWIO (what jaxgan's models use) and in NCHW / OIHW (PyTorch's), the arrays given in that layout
+  (no transposes timed); the results are checked equal after transposing back.
 
 Each product is its own jitted function; the median of ``--reps`` calls after one warm-up call. Prints a table and
 the largest relative difference of each form's result from XLA's (round-off only)::
 
     python benchmarks/conv_forms.py --sweep dw,chunk
+    python benchmarks/conv_forms.py --sweep layout --reps 20
 """
 
 from __future__ import annotations
@@ -26,6 +30,13 @@ DW_SHAPES = [
     (16, 28, 64, 64, 3), (64, 14, 128, 128, 3), (64, 7, 256, 256, 3),
 ]  # fmt: skip
 CHUNKS = (None, 128, 64, 32, 16)
+# (name, batch, size, in, out, k, stride): dcgan28's D at batch 64, sngan32's layers at batch 8
+LAYOUT_SHAPES = [
+    ("dcgan28 D Conv_0", 64, 28, 1, 64, 4, 2), ("dcgan28 D Conv_1", 64, 14, 64, 128, 4, 2),
+    ("sngan32 D block1/conv2", 8, 32, 128, 128, 3, 1), ("sngan32 D block2/conv1", 8, 16, 128, 128, 3, 1),
+    ("sngan32 G block3/conv1", 8, 16, 256, 256, 3, 1),
+]  # fmt: skip
+SWEEPS = ("dw", "chunk", "layout")
 
 
 def _time(f, args, reps: int) -> tuple[float, object]:
@@ -99,16 +110,56 @@ def sweep_chunk(reps: int, batch: int) -> list[str]:
     return lines
 
 
+def sweep_layout(reps: int) -> list[str]:
+    import jax
+    import numpy as np
+
+    nhwc, nchw = ("NHWC", "HWIO", "NHWC"), ("NCHW", "OIHW", "NCHW")
+    to_nchw, from_nchw = {"x": (0, 3, 1, 2), "w": (3, 2, 0, 1)}, {"fwd": (0, 2, 3, 1), "dx": (0, 2, 3, 1),
+                                                                  "dw": (2, 3, 1, 0)}  # fmt: skip
+    lines = ["| layer | fwd NHWC / NCHW ms | dx NHWC / NCHW ms | dW NHWC / NCHW ms | NHWC / NCHW time (fwd, dx, dW) "
+             "| max rel. diff |", "| --- | --- | --- | --- | --- | --- |"]  # fmt: skip
+    for name, n, size, cin, cout, k, stride in LAYOUT_SHAPES:
+        keys = jax.random.split(jax.random.key(0), 3)
+        x = jax.random.normal(keys[0], (n, size, size, cin))
+        w = jax.random.normal(keys[1], (k, k, cin, cout)) * 0.05
+
+        def conv(dn, strides=(stride, stride)):
+            return lambda a, b: jax.lax.conv_general_dilated(a, b, strides, ((1, 1), (1, 1)), dimension_numbers=dn)
+
+        dy = jax.random.normal(keys[2], jax.eval_shape(conv(nhwc), x, w).shape)
+        args = {"NHWC": (x, w, dy), "NCHW": (x.transpose(to_nchw["x"]), w.transpose(to_nchw["w"]),
+                                             dy.transpose(to_nchw["x"]))}  # fmt: skip
+        times, out, diff = {}, {}, 0.0
+        for lay, dn in (("NHWC", nhwc), ("NCHW", nchw)):
+            f = conv(dn)
+            prods = {"fwd": lambda x, w, dy, f=f: f(x, w),
+                     "dx": lambda x, w, dy, f=f: jax.vjp(lambda x: f(x, w), x)[1](dy)[0],
+                     "dw": lambda x, w, dy, f=f: jax.vjp(lambda w: f(x, w), w)[1](dy)[0]}  # fmt: skip
+            for d, g in prods.items():
+                times[(lay, d)], out[(lay, d)] = _time(g, args[lay], reps)
+        for d, perm in from_nchw.items():
+            ref = np.asarray(out[("NHWC", d)])
+            got = np.asarray(out[("NCHW", d)]).transpose(perm)
+            diff = max(diff, float(np.max(np.abs(got - ref)) / np.max(np.abs(ref))))
+        ds = ("fwd", "dx", "dw")
+        cells = [f"{times[('NHWC', d)]:.2f} / {times[('NCHW', d)]:.2f}" for d in ds]
+        ratio = ", ".join(f"{times[('NHWC', d)] / times[('NCHW', d)]:.2f}" for d in ds)
+        lines.append(f"| {name} {n}x{size}^2x{cin} -> {cout} | " + " | ".join(cells) + f" | {ratio} | {diff:.1e} |")
+        print(lines[-1], file=sys.stderr, flush=True)
+    return lines
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="conv_forms", description=__doc__.split("\n\n")[0])
-    p.add_argument("--sweep", default="dw,chunk", help="comma list of: dw, chunk")
+    p.add_argument("--sweep", default="dw,chunk", help=f"comma list of: {', '.join(SWEEPS)}")
     p.add_argument("--reps", type=int, default=8, help="timed calls per product")
     p.add_argument("--batch", type=int, default=256, help="the chunk sweep's batch")
     args = p.parse_args(argv)
     sweeps = args.sweep.split(",")
     for s in sweeps:
-        if s not in ("dw", "chunk"):
-            p.error(f"unknown sweep {s!r}; sweeps: dw, chunk")
+        if s not in SWEEPS:
+            p.error(f"unknown sweep {s!r}; sweeps: {', '.join(SWEEPS)}")
     import jax
 
     from jaxgan.bench.machine import cpu_model, loadavg
@@ -120,5 +171,7 @@ def main(argv=None) -> int:
         print("\n".join(sweep_dw(args.reps)))
     if "chunk" in sweeps:
         print("\n".join(sweep_chunk(args.reps, args.batch)))
+    if "layout" in sweeps:
+        print("\n".join(sweep_layout(args.reps)))
     print(f"load average at end {loadavg()}")
     return 0
