@@ -8,7 +8,8 @@ and :func:`~jaxgan.models.conv_forms.auto_batch_chunk`).
   a large batch, whole and in batch chunks (:func:`~jaxgan.models.conv_forms.batch_chunked`).
 * ``--sweep layout``: forward, input gradient and weight gradient of XLA's convolution for shipped layers with the
   arrays in NHWC / HWIO (what jaxgan's models use) and in NCHW / OIHW (PyTorch's), the arrays given in that layout
-  (no transposes timed); the results are checked equal after transposing back.
+  (no transposes timed), with the largest relative difference of the NCHW results from the NHWC ones once
+  transposed back.
 
 Each product is its own jitted function; the median of ``--reps`` calls after one warm-up call. Prints a table and
 the largest relative difference of each form's result from XLA's (round-off only)::
