@@ -373,6 +373,7 @@ def test_layer_profile_step_estimate_adds_the_counted_products():
     }  # fmt: skip
 
 
+@pytest.mark.slow
 def test_conv_forms_sweeps_run_and_agree_with_xla(monkeypatch, capsys):
     """The sweeps behind "auto" (benchmarks/conv_forms.py), on tiny shapes: every row printed, the per-tap weight
     gradient equal to XLA's to round-off, and chunks smaller than the batch only."""

@@ -77,6 +77,7 @@ def test_every_convolution_and_matrix_product_of_a_bf16_step_is_bf16(run):
         assert all(line.rstrip().endswith("f32>") for line in power) and (run == "biggan") == bool(power)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("run", sorted(RUNS))
 def test_a_bf16_run_matches_the_f32_run_within_bf16_tolerance_and_keeps_every_dtype(run):
     exp32, exp16 = experiment.build(_config(run, "float32")), experiment.build(_config(run, "bfloat16"))
@@ -101,6 +102,7 @@ def test_a_bf16_run_matches_the_f32_run_within_bf16_tolerance_and_keeps_every_dt
     assert float(u16 @ u32 / np.linalg.norm(u16) / np.linalg.norm(u32)) > 0.9
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("run", sorted(RUNS))
 def test_a_checkpointed_and_resumed_bf16_run_is_bitwise_equal_to_a_straight_one(run, tmp_path):
     exp = experiment.build(_config(run, "bfloat16"))

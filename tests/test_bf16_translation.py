@@ -46,6 +46,7 @@ def test_every_batched_convolution_and_matrix_product_of_a_bf16_translation_step
         assert len(ops) > 10 and all(line.rstrip().endswith(expected) for line in ops), (dtype, ops)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("family", sorted(FAMILIES))
 def test_a_bf16_translation_run_matches_float32_within_bf16_tolerance_and_keeps_every_dtype(family):
     exp32, exp16 = experiment.build(_config(family, "float32")), experiment.build(_config(family, "bfloat16"))
@@ -64,6 +65,7 @@ def test_a_bf16_translation_run_matches_float32_within_bf16_tolerance_and_keeps_
     assert exp16.skipped_updates(s16) == exp32.skipped_updates(s32) == {p.name: 0 for p in exp16.system.players}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("family", sorted(FAMILIES))
 def test_a_checkpointed_and_restored_bf16_translation_run_is_bitwise_equal_to_a_straight_one(family, tmp_path):
     exp = experiment.build(_config(family, "bfloat16"))

@@ -93,6 +93,7 @@ def cluster_exp():
     return experiment.build(cfg)
 
 
+@pytest.mark.slow
 def test_cluster_run_trains_on_the_clusters_of_its_images(cluster_exp):
     exp = cluster_exp
     cond = exp.conditioning
@@ -116,6 +117,7 @@ def test_cluster_run_trains_on_the_clusters_of_its_images(cluster_exp):
     assert int(new.step) == 1 and np.isfinite(float(metrics["d/loss"]))
 
 
+@pytest.mark.slow
 def test_cluster_run_is_scored_as_an_unconditional_generator(cluster_exp, tmp_path, monkeypatch):
     from jaxgan.metrics import classifier_training, digits
     from jaxgan.run import evaluate, sampling, vision

@@ -48,6 +48,7 @@ def tiny_classifier(monkeypatch):
         monkeypatch.setitem(classifier_training.TRAIN_DEFAULTS, k, v)
 
 
+@pytest.mark.slow
 def test_evaluate_workdir_writes_metrics_into_report(run, tiny_classifier):
     workdir, train_report = run
     assert train_report["steps"] == 20

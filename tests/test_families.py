@@ -179,6 +179,7 @@ def _run(exp, state, start, k):
     return runner.get(s)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("family", ["acgan", "infogan", "bigan"])
 def test_a_checkpointed_and_resumed_run_is_bitwise_equal_to_a_straight_one(family, tmp_path):
     exp = experiment.build(_config(family))

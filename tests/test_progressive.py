@@ -118,7 +118,8 @@ def _run(exp, state, start, k):
 
 @pytest.fixture(scope="module")
 def straight(exp):
-    """Every step of the run one at a time: the host state after each step, and its metrics."""
+    """Every step of the run one at a time: the host state after each step, and its metrics (a whole run: the
+    tests that use it are marked slow)."""
     state = jax.device_get(jax.jit(exp.init_state)())
     states, metrics = [state], []
     for t in range(exp.config.steps):
@@ -128,12 +129,14 @@ def straight(exp):
     return states, metrics
 
 
+@pytest.mark.slow
 def test_each_step_reports_its_phase_resolution_and_the_alpha_of_its_own_step(straight):
     _, metrics = straight
     assert [m["phase/resolution"] for m in metrics] == [4] * 3 + [8] * 5 + [16] * 3
     assert [m["phase/alpha"] for m in metrics] == [1, 1, 1, 0, 0.5, 1, 1, 1, 0, 0.5, 1]
 
 
+@pytest.mark.slow
 def test_chunks_across_phase_ends_equal_single_steps_bitwise(exp, straight):
     states, _ = straight
     state = states[0]
@@ -142,6 +145,7 @@ def test_chunks_across_phase_ends_equal_single_steps_bitwise(exp, straight):
     assert leaves_equal(state, states[-1])
 
 
+@pytest.mark.slow
 def test_resume_in_the_middle_of_a_fade_in_is_bitwise(tmp_path, exp, straight):
     states, _ = straight
     mid = 4  # the 8x8 phase fades in over steps 3 and 4: alpha 0.5 at step 4
@@ -152,6 +156,7 @@ def test_resume_in_the_middle_of_a_fade_in_is_bitwise(tmp_path, exp, straight):
     assert leaves_equal(state, states[-1])
 
 
+@pytest.mark.slow
 def test_a_new_phase_starts_with_fresh_optimizer_states(exp, straight):
     states, _ = straight
     before, after = states[3], states[4]  # step 3 is the 8x8 phase's first
@@ -162,6 +167,7 @@ def test_a_new_phase_starts_with_fresh_optimizer_states(exp, straight):
     assert int(jax.tree.leaves(states[3 + 1 + 1].g_opt_state)[0]) == 2  # and counts on within the phase
 
 
+@pytest.mark.slow
 def test_the_phase_step_fades_the_real_images_like_the_generator(exp):
     phase = exp.schedule.phases[1]
     x = jnp.asarray(np.random.default_rng(0).uniform(-1, 1, (2, 16, 16, 1)), jnp.float32)
@@ -190,6 +196,7 @@ def test_the_phase_step_fades_the_real_images_like_the_generator(exp):
     np.testing.assert_allclose(np.asarray(seen["real"]), want, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_samples_are_at_the_resolution_of_the_phase_of_the_state(exp, straight):
     from jaxgan.run import sampling
 

@@ -140,6 +140,7 @@ def _leaves_equal(a, b) -> bool:
     return all(np.array_equal(np.asarray(x), np.asarray(y)) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("family", ["pix2pix", "cyclegan", "stargan"])
 def test_a_checkpointed_and_resumed_run_is_bitwise_equal_to_a_straight_one(family, tmp_path):
     exp = experiment.build(_config(family))
@@ -171,6 +172,7 @@ def test_a_checkpointed_and_resumed_run_is_bitwise_equal_to_a_straight_one(famil
 COLUMNS = {"pix2pix": 3, "cyclegan": 4, "stargan": 1 + 3}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("family", ["pix2pix", "cyclegan", "stargan"])
 def test_sample_pictures_have_a_row_per_input_and_a_column_per_output(family, tmp_path):
     exp = experiment.build(_config(family))
@@ -188,6 +190,7 @@ def test_sample_pictures_have_a_row_per_input_and_a_column_per_output(family, tm
         exp.task.default_features(None)
 
 
+@pytest.mark.slow
 def test_picture_columns_are_the_inputs_and_their_targets():
     """pix2pix's first and last columns are the held-out inputs and targets themselves."""
     exp = experiment.build(_config("pix2pix"))
