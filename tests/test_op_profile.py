@@ -59,3 +59,41 @@ def test_profile_of_the_mlp2d_step_finds_its_products():
     assert sum(o.share for o in ops) <= 1 + 1e-9
     assert [o.share for o in ops] == sorted((o.share for o in ops), reverse=True)  # heaviest first
     assert any("dot_general" in o.source for o in ops), ops  # a matrix-product step: its products are among them
+
+
+def _op(name, what, share=0.1, us=10.0):
+    return op_profile.Op(name, us, share, 1, what, "")
+
+
+def test_kind_of_classes_each_op_from_its_name_and_text():
+    cases = {
+        ("ynn_fusion.19", "f32[64,4,4,128] __ynn_fusion[convolution]"): "convolution",
+        ("conv.3", "f32[64,14,14,64] convolution(...), window={size=4x4 pad=2_2x2_2 lhs_dilate=2x2}"): "convolution",
+        ("ynn_fusion.39", "f32[64,6272] __ynn_fusion[dot]"): "matrix product",
+        ("ynn_fusion.37", "f32[100,200,5] __ynn_fusion[broadcast, divide, dot, reduce]"): "matrix product",
+        ("dot.8", "f32[100,6272] dot(...), lhs_contracting_dims={0}, rhs_contracting_dims={0}"): "matrix product",
+        ("transpose_copy_fusion.4", "f32[64,14,14,64] fusion(...), kind=kLoop"): "transpose or copy",
+        ("copy.2", "f32[4,4,64,128] copy(...)"): "transpose or copy",
+        ("ynn_fusion.10", "f32[1,1,1,64] __ynn_fusion[bitcast, multiply, reduce]"): "reduction",
+        ("reduce.1", "f32[64] reduce(...), dimensions={0}"): "reduction",
+        ("multiply_select_fusion.16", "f32[64,14,14,64] fusion(...), kind=kLoop"): "elementwise",
+        ("PjitFunction(<unnamed function>)", ""): "runtime",
+        ("rng.1", "u32[4] rng-bit-generator(...)"): "other",
+    }
+    for (name, what), kind in cases.items():
+        assert op_profile.kind_of(_op(name, what)) == kind, (name, what)
+    assert set(cases.values()) == set(op_profile.KINDS)
+
+
+def test_by_kind_sums_the_share_per_kind_in_a_fixed_order_and_times_it_from_the_step():
+    ops = [
+        _op("fusion.1", "f32[8] fusion(...), kind=kLoop", 0.1, 5.0),
+        _op("conv.1", "f32[8,4,4,2] convolution(...)", 0.5, 40.0),
+        _op("conv.2", "f32[8,4,4,2] convolution(...)", 0.25, 20.0),
+        _op("transpose.1", "f32[2,8] transpose(...)", 0.15, 12.0),
+    ]
+    rows = op_profile.by_kind(ops, 80.0)
+    assert [k for k, _, _ in rows] == ["convolution", "transpose or copy", "elementwise"]
+    assert [us for _, us, _ in rows] == pytest.approx([60.0, 12.0, 8.0])
+    assert [share for _, _, share in rows] == pytest.approx([0.75, 0.15, 0.1])
+    assert op_profile.by_kind([], 80.0) == []

@@ -4,9 +4,11 @@ The step is the one :mod:`jaxgan.bench.step_throughput` times (:func:`jaxgan.ben
 mlp2d as 100 scanned steps per call, the image models one step per call). After a warm-up it runs
 ``--calls`` calls under ``jax.profiler`` with a Perfetto trace, sums the trace's events per HLO instruction name
 (each thunk XLA's CPU runtime executes is one event: a fusion, a dot, a YNNPACK call, a copy) and prints the
-heaviest ones per step, with each instruction's shape and operation as the compiled module's text gives them, and
-the ``op_name`` of the JAX operation it came from. Tracing slows a small step a lot (mlp2d b100: 11 ms of op time
-traced against a 7.4 ms step untraced); compare ops with each other and take step times from the step benchmark::
+step's op time by kind (:func:`kind_of`: convolutions, matrix products, transposes and copies, reductions,
+elementwise fusions), then the heaviest ops per step, with each instruction's shape and operation as the compiled
+module's text gives them, and the ``op_name`` of the JAX operation it came from. Tracing slows a small step a lot
+(mlp2d b100: 11 ms of op time traced against a 7.4 ms step untraced); compare ops with each other and take step
+times from the step benchmark::
 
     python benchmarks/op_profile.py --model mlp2d --batch 100
     XLA_FLAGS=--xla_cpu_experimental_ynn_fusion_type=LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT \
@@ -70,8 +72,47 @@ def describe(hlo: str, name: str) -> tuple[str, str]:
     return what[:90], (source.group(1).split("/", 1)[-1] if source else "")[:100]
 
 
-def profile(model: str, batch: int, calls: int, top: int) -> tuple[list[Op], float, int]:
-    """The ``top`` heaviest ops of the step, the summed op time per step (us), and the steps traced."""
+KINDS = ("convolution", "matrix product", "transpose or copy", "reduction", "elementwise", "runtime", "other")
+
+
+def kind_of(op: Op) -> str:
+    """The class of ``op`` in :data:`KINDS`, from its instruction name and the compiled module's text of it:
+    a convolution or matrix product (alone or as the product of a library fusion), a fusion that only moves
+    data (XLA names it after its ops: ``transpose_copy_fusion``, ``copy``), a reduction (a library fusion of
+    reduces, a reduce or reduce-window), the other fusions (loop fusions of elementwise ops), and the events
+    with no instruction (the runtime's dispatch of the executable)."""
+    what, name = op.what, op.name
+    if not what:
+        return "runtime"
+    ops = what.split(" ", 1)[1] if " " in what else what
+    library = ops.startswith("__")
+    if "convolution" in ops:
+        return "convolution"
+    if (library and "dot" in ops.split("[", 1)[-1].strip("]").split(", ")) or ops.startswith("dot("):
+        return "matrix product"
+    if name.startswith(("transpose", "copy")) or ops.startswith(("transpose(", "copy(")):
+        return "transpose or copy"
+    if "reduce" in ops:
+        return "reduction"
+    if ops.startswith("fusion(") or library:
+        return "elementwise"
+    return "other"
+
+
+def by_kind(ops: list[Op], per_step_us: float) -> list[tuple[str, float, float]]:
+    """``(kind, us per step, share of the summed op time)`` for each kind of :func:`kind_of` that ``ops`` have,
+    in :data:`KINDS`' order (give it every op of the step to get the whole step's split). A kind's time is its
+    share of ``per_step_us``, the summed op time per step: events rarer than once a step (the runtime's dispatch of
+    a scanned call) count at their real rate."""
+    share = collections.Counter()
+    for o in ops:
+        share[kind_of(o)] += o.share
+    return [(k, share[k] * per_step_us, share[k]) for k in KINDS if k in share]
+
+
+def profile(model: str, batch: int, calls: int, top: int | None) -> tuple[list[Op], float, int]:
+    """The ``top`` heaviest ops of the step (every op for ``None``), the summed op time per step (us), and the
+    steps traced."""
     import jax
 
     from jaxgan.bench.runners import make_jaxgan_runner
@@ -120,11 +161,16 @@ def main(argv=None) -> int:
     calls = args.calls or (3 if args.model == "mlp2d" else 5)
     print(f"# op profile ({' '.join(argv if argv is not None else sys.argv[1:])})")
     print(f"CPU: {cpu_model()}; load average at start {loadavg()}; jax {jax.__version__}")
-    ops, per_step, steps = profile(args.model, args.batch, calls, args.top)
+    ops, per_step, steps = profile(args.model, args.batch, calls, None)
     print(f"{steps} steps traced; the ops' summed time {per_step / 1e3:.2f} ms per step (trace overhead included)\n")
+    print("| kind | us/step | share |")
+    print("| --- | --- | --- |")
+    for kind, us, share in by_kind(ops, per_step):
+        print(f"| {kind} | {us:.1f} | {100 * share:.1f} % |")
+    print()
     print("| op | us/step | share | calls/step | shape and operation | from |")
     print("| --- | --- | --- | --- | --- | --- |")
-    for o in ops:
+    for o in ops[: args.top]:
         print(f"| {o.name} | {o.us_per_step:.1f} | {100 * o.share:.1f} % | {o.calls_per_step} | `{o.what}` | "
               f"{o.source} |")  # fmt: skip
     print(f"load average at end {loadavg()}")
