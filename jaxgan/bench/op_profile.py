@@ -77,8 +77,9 @@ KINDS = ("convolution", "matrix product", "transpose or copy", "reduction", "ele
 
 def kind_of(op: Op) -> str:
     """The class of ``op`` in :data:`KINDS`, from its instruction name and the compiled module's text of it:
-    a convolution or matrix product (alone or as the product of a library fusion), a fusion that only moves
-    data (XLA names it after its ops: ``transpose_copy_fusion``, ``copy``), a reduction (a library fusion of
+    a convolution or matrix product (alone or as the product of a library fusion), a transpose or copy (XLA
+    names a fusion after its root ops: a ``transpose_copy_fusion`` may also compute the elementwise ops whose result
+    it lays out), a reduction (a library fusion of
     reduces, a reduce or reduce-window), the other fusions (loop fusions of elementwise ops), and the events
     with no instruction (the runtime's dispatch of the executable)."""
     what, name = op.what, op.name
