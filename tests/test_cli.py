@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import jax
@@ -220,6 +221,19 @@ def test_the_console_script_turns_on_the_persistent_compilation_cache(monkeypatc
     monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", str(tmp_path / "jax"))  # JAX reads it itself: left alone
     cli._enable_compilation_cache()
     assert len(seen) == 2
+
+
+def test_the_test_process_compiles_through_the_persistent_cache():
+    """tests/conftest.py: a program compiled in the test process is written to the suite's cache directory."""
+    import jax.numpy as jnp
+
+    cache = Path(jax.config.jax_compilation_cache_dir)
+    assert str(cache) == os.environ["JAX_COMPILATION_CACHE_DIR"]
+    assert jax.config.jax_persistent_cache_min_compile_time_secs == 0
+    before = set(cache.iterdir()) if cache.is_dir() else set()
+    salt = float(time.time_ns() % 10**9)  # a constant no earlier run compiled: a new program, a new entry
+    np.testing.assert_allclose(jax.jit(lambda x: jnp.sin(x) * salt)(jnp.ones(3)), np.sin(1.0) * salt, rtol=1e-6)
+    assert set(cache.iterdir()) - before
 
 
 def test_the_command_module_imports_no_jax_so_its_signal_handler_comes_first():
