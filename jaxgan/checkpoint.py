@@ -13,9 +13,10 @@ fails (full disk, I/O error) never gets renamed and never deletes older checkpoi
 only after the new one is committed). Saves are asynchronous: :meth:`Checkpointer.save` returns once the state
 is handed to orbax's writer thread and :meth:`Checkpointer.wait` blocks until it is committed.
 
-Why checksums. orbax (tensorstore OCDBT) detects truncated files and damaged index nodes, but flipping bytes
-inside an array's data can restore silently wrong values (measured with orbax-checkpoint 0.12.8), so each
-restore is compared against the CRC-32s in ``meta``.
+Why checksums. orbax (tensorstore OCDBT) detects truncated files and damaged index nodes, but array data that
+decodes cleanly restores silently, right or wrong: bytes flipped in a chunk's zstd literals (measured with
+orbax-checkpoint 0.12.8) or a valid file holding other values. So each restore is compared against the CRC-32s in
+``meta`` (tests/test_resume.py damages a checkpoint both ways).
 
 Restores are onto an abstract target (``jax.ShapeDtypeStruct`` s, e.g. ``jax.eval_shape(exp.init_state)``) and
 come back as host arrays (or onto given shardings), so a checkpoint restores whatever device count or parallel

@@ -3,6 +3,8 @@ checkpoints of it at given steps."""
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from pathlib import Path
 
 import jax
@@ -60,3 +62,26 @@ def save_and_resume(directory, exp, state, step, again):
                                      check_data=again.task.check_data)
     finally:
         reader.close()
+
+
+def one_bit_changed(state):
+    """``state`` with the lowest bit of the first float leaf's first element flipped: a value that decodes cleanly
+    and differs from the saved one by one unit in the last place."""
+    leaves, treedef = jax.tree.flatten(state)
+    i = next(i for i, x in enumerate(leaves) if np.asarray(x).dtype == np.float32)
+    bits = np.array(leaves[i], np.float32).view(np.uint32)
+    bits.flat[0] ^= 1
+    leaves[i] = bits.view(np.float32)
+    return jax.tree.unflatten(treedef, leaves)
+
+
+def replace_array_data(step_dir: Path, state) -> None:
+    """Damages the checkpoint in ``step_dir`` the way only its checksums can catch: its array files are replaced by
+    valid ones holding ``state`` (orbax restores them without complaint) while its meta record, and so the CRC-32s
+    recorded at save time, stay as they were."""
+    with tempfile.TemporaryDirectory() as tmp:
+        writer = checkpoint.Checkpointer(tmp, async_save=False)
+        writer.save(int(step_dir.name), state, {})
+        writer.close()
+        shutil.rmtree(step_dir / "state")
+        shutil.copytree(Path(tmp) / step_dir.name / "state", step_dir / "state")

@@ -22,7 +22,16 @@ from pathlib import Path
 import jax
 import numpy as np
 import pytest
-from _checkpoints import changed_state, largest_file, leaves_equal, make_exp, save_steps, with_step
+from _checkpoints import (
+    changed_state,
+    largest_file,
+    leaves_equal,
+    make_exp,
+    one_bit_changed,
+    replace_array_data,
+    save_steps,
+    with_step,
+)
 
 from jaxgan import checkpoint
 from jaxgan.run import experiment, loop, resume
@@ -53,13 +62,16 @@ def test_the_fields_that_may_change_and_that_decide_the_structure_are_declared_o
 
 
 def test_damaged_checkpoints_are_skipped_with_the_reason_and_set_aside(tmp_path, exp, state):
-    save_steps(tmp_path, exp, state, [1, 2, 3], keep=5)
-    # Step 3: bytes flipped inside array data, which orbax alone restores as silently wrong values.
-    big = largest_file(tmp_path / "3")
+    save_steps(tmp_path, exp, state, [1, 2, 3, 4], keep=5)
+    # Step 4: bytes flipped inside the largest file. The array data is zstd-compressed, so this lands either in
+    # a frame the decoder rejects or in literals it decodes to wrong values; either way the step is skipped.
+    big = largest_file(tmp_path / "4")
     data = bytearray(big.read_bytes())
     for i in range(len(data) // 3, len(data) // 3 + 64):
         data[i] ^= 0x10
     big.write_bytes(bytes(data))
+    # Step 3: valid array files holding one changed bit, which orbax alone restores as a silently wrong value.
+    replace_array_data(tmp_path / "3", one_bit_changed(with_step(state, 3)))
     # Step 2: every array file truncated.
     for p in (tmp_path / "2" / "state").rglob("*"):
         if p.is_file() and p.stat().st_size > 200:
@@ -69,15 +81,17 @@ def test_damaged_checkpoints_are_skipped_with_the_reason_and_set_aside(tmp_path,
     got = resume.restore_latest(reader, jax.eval_shape(exp.init_state), to_dict(exp.config), log=logged.append)
     reader.close()
     assert got.step == 1 and leaves_equal(got.state, with_step(state, 1))
-    assert [s for s, _ in got.skipped] == [3, 2]
-    assert len(logged) == 2
-    assert logged[0].startswith("skipping checkpoint at step 3:")
-    assert "checksum" in logged[0] or "Error" in logged[0]
-    assert logged[1].startswith("skipping checkpoint at step 2:")
+    assert [s for s, _ in got.skipped] == [4, 3, 2]
+    assert len(logged) == 3
+    assert logged[0].startswith("skipping checkpoint at step 4: it cannot be restored")
+    assert logged[1].startswith("skipping checkpoint at step 3: it cannot be restored")
+    assert "does not match its checksum (the files are damaged)" in logged[1], logged[1]
+    assert logged[2].startswith("skipping checkpoint at step 2: it cannot be restored")
 
     writer = checkpoint.Checkpointer(tmp_path, keep=5)
-    moved = writer.set_aside([3, 2])
-    assert [p.name for p in moved] == ["3", "2"] and moved[0].parent == tmp_path.parent / (tmp_path.name + "_skipped")
+    moved = writer.set_aside([4, 3, 2])
+    assert [p.name for p in moved] == ["4", "3", "2"]
+    assert moved[0].parent == tmp_path.parent / (tmp_path.name + "_skipped")
     assert writer.steps() == [1]
     writer.save(2, with_step(state, 2), to_dict(exp.config))  # the step can be written again
     writer.close()
@@ -271,9 +285,12 @@ def _poll(run: Run, condition, timeout=TIMEOUT, interval=0.002) -> bool:
     return False
 
 
+def _experiment() -> experiment.Experiment:
+    return experiment.build(apply_overrides(load_config("default"), [f"steps={STEPS}", *OVERRIDES]))
+
+
 def _final_state(workdir: Path):
-    cfg = apply_overrides(load_config("default"), [f"steps={STEPS}", *OVERRIDES])
-    exp = experiment.build(cfg)
+    exp = _experiment()
     reader = checkpoint.Checkpointer(workdir / "checkpoints", read_only=True)
     got = resume.restore_latest(reader, jax.eval_shape(exp.init_state), {}, log=pytest.fail)
     reader.close()
@@ -392,13 +409,6 @@ def test_sigterm_exits_0_with_a_committed_checkpoint_and_resumes_bitwise_equal(s
     assert metrics == list(range(EVERY, STEPS + 1, EVERY))  # no duplicated or missing records after resuming
 
 
-def _flip_bytes(path: Path) -> None:
-    data = bytearray(path.read_bytes())
-    for i in range(len(data) // 3, len(data) // 3 + 64):
-        data[i] ^= 0x10
-    path.write_bytes(bytes(data))
-
-
 @pytest.mark.slow
 def test_damaged_latest_checkpoints_are_skipped_with_reasons_and_the_run_ends_bitwise(straight, tmp_path):
     workdir = tmp_path / "run"
@@ -406,8 +416,12 @@ def test_damaged_latest_checkpoints_are_skipped_with_reasons_and_the_run_ends_bi
     (workdir / "report.json").unlink()
     ckpts = workdir / "checkpoints"
     first, second, last = LAST3
-    # last: hand-corrupted array bytes (orbax alone would restore wrong values); second: truncated files.
-    _flip_bytes(max((p for p in (ckpts / str(last)).rglob("*") if p.is_file()), key=lambda p: p.stat().st_size))
+    # last: valid array files holding one changed bit (orbax alone would restore the wrong value, only the
+    # checksums catch it); second: truncated files.
+    reader = checkpoint.Checkpointer(ckpts, read_only=True)
+    kept = reader.restore(last, jax.eval_shape(_experiment().init_state))
+    reader.close()
+    replace_array_data(ckpts / str(last), one_bit_changed(kept))
     for p in (ckpts / str(second) / "state").rglob("*"):
         if p.is_file() and p.stat().st_size > 200:
             os.truncate(p, 100)
