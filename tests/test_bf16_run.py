@@ -57,7 +57,10 @@ def test_compute_dtype_is_validated():
         validate(_config("gan", "bf16"))
 
 
-@pytest.mark.parametrize("run", [*sorted(RUNS), "biggan", "progan"])
+SLOW_TRACES = [pytest.param(m, marks=pytest.mark.slow) for m in ("biggan", "progan")]  # 5-15 s of tracing each
+
+
+@pytest.mark.parametrize("run", [*sorted(RUNS), *SLOW_TRACES])
 def test_every_convolution_and_matrix_product_of_a_bf16_step_is_bf16(run):
     """The step's whole program: forward and backward of every network, every player (the float32 run has none);
     BigGAN's spectral-norm power iterations and attention included; ProGAN's 8x8 phase, fading in (the gradient

@@ -158,6 +158,7 @@ _FOUR_DEVICES = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_save_under_four_devices_restore_under_one_and_the_reverse(tmp_path, exp, state):
     one, four = tmp_path / "saved_on_1", tmp_path / "saved_on_4"
     save_steps(one, exp, state, [5])

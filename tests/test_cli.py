@@ -133,6 +133,7 @@ def runs(tmp_path_factory):
     return {k: (dirs[k], results[k][1]) for k in dirs}
 
 
+@pytest.mark.slow
 def test_train_writes_the_report_and_the_same_seed_gives_the_same_fingerprint(runs):
     workdir, stdout = runs["a"]
     report = json.loads((workdir / "report.json").read_text())
@@ -155,6 +156,7 @@ def test_train_writes_the_report_and_the_same_seed_gives_the_same_fingerprint(ru
     assert other["final_metrics"] == report["final_metrics"]
 
 
+@pytest.mark.slow
 def test_sample_command_writes_a_scatter_png_and_an_npy_from_the_ema_generator(runs, tmp_path, capsys):
     workdir = runs["a"][0]
     rc, out, err = _finish(_start("sample", "--workdir", str(workdir), "--n", "300"))

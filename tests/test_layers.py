@@ -511,7 +511,7 @@ def test_auto_conv_form_rule_and_conv_function(monkeypatch):
         conv_function("fast")
 
 
-@pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16])
+@pytest.mark.parametrize("dtype", [jnp.float32, pytest.param(jnp.bfloat16, marks=pytest.mark.slow)])
 def test_sngan_conv_forms_have_the_same_parameters_function_and_gradients(dtype):
     """``conv="xla" / "dot_dw" / "auto"``: the same parameter tree and values from one key, the same outputs bit
     for bit (the forward pass is XLA's in every form), parameter gradients equal to round-off, in the input's

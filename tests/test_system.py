@@ -56,13 +56,18 @@ def _cpu_model() -> str:
     return ""
 
 
-# XLA's CPU code differs between processors (vector widths, FMA), and with it the last bits: one recording per CPU
-# model, each made by running the engine before GAN systems (commit bf3a901) on that CPU with jax 0.10.2.
+# XLA's CPU code differs between processors (vector widths, FMA), and with it the last bits: the recordings of each CPU
+# model, each made by running the engine before GAN systems (commit bf3a901) on such a CPU with jax 0.10.2. One model
+# name can cover several: the AMD EPYC VM of 2026-12-03 (family 25 model 1, AVX2 without AVX-512) gave other bits
+# than the EPYC of the earlier sessions, from the old engine and the current step alike.
 PRE_SYSTEM_FINGERPRINTS = {
-    "AMD EPYC": "8c99efbf2df854120cc7ba776e92ae1675746ae64b93f7e691725cf3e991db5d",
-    "Intel(R) Xeon(R) Processor": "0d9165d29af7be85aa16a50ebc530044c3f28b6712bb871c4a177603f21bdd35",
+    "AMD EPYC": (
+        "8c99efbf2df854120cc7ba776e92ae1675746ae64b93f7e691725cf3e991db5d",
+        "6b08641d64c2aa2ad727ce16fad1cdc3ab8f249e00b752eacb23cd5b15bc2ecd",
+    ),
+    "Intel(R) Xeon(R) Processor": ("0d9165d29af7be85aa16a50ebc530044c3f28b6712bb871c4a177603f21bdd35",),
 }
-RECORDED = next((fp for cpu, fp in PRE_SYSTEM_FINGERPRINTS.items() if _cpu_model().startswith(cpu)), None)
+RECORDED = next((fps for cpu, fps in PRE_SYSTEM_FINGERPRINTS.items() if _cpu_model().startswith(cpu)), None)
 
 
 @pytest.mark.skipif(jax.__version__ != "0.10.2" or RECORDED is None,
@@ -77,7 +82,7 @@ def test_make_train_step_reproduces_the_pre_system_engine_bitwise():
     step = jax.jit(train.make_train_step(G, D, loss, g_opt, d_opt, **GAN_KW))
     for t in range(20):
         s, _ = step(s, _gan_batch(t))
-    assert fingerprint(s) == RECORDED
+    assert fingerprint(s) in RECORDED
 
 
 def test_gan_system_on_its_own_state_equals_make_train_step():

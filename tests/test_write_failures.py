@@ -36,6 +36,7 @@ def _hidden(workdir) -> list[str]:
     return sorted(p.name for p in workdir.rglob(".*"))
 
 
+@pytest.mark.slow
 def test_config_json_that_cannot_be_written_is_one_line_and_exit_1(tmp_path):
     workdir = tmp_path / "w"
     rc, _, err = _limited(500, "train", "--workdir", str(workdir), *SMALL, "--quiet")
@@ -44,6 +45,7 @@ def test_config_json_that_cannot_be_written_is_one_line_and_exit_1(tmp_path):
     assert not (workdir / "config.json").exists() and _hidden(workdir) == []  # no temporary file, no lock
 
 
+@pytest.mark.slow
 def test_a_checkpoint_that_cannot_be_written_is_one_line_with_its_cause(tmp_path):
     workdir = tmp_path / "w"
     rc, _, err = _limited(3000, "train", "--workdir", str(workdir), *SMALL, "--quiet")
@@ -64,6 +66,7 @@ def _in_own_mounts(script: str, *args: str) -> subprocess.CompletedProcess:
                           cwd=ROOT, env={**ENV, "PYTHON": sys.executable}, timeout=300)
 
 
+@pytest.mark.slow
 def test_a_full_disk_keeps_the_committed_checkpoints_and_says_so(tmp_path):
     """A 400 KiB tmpfs holds three checkpoints of this run (124 KiB each); the fourth fails."""
     disk = tmp_path / "disk"
@@ -113,6 +116,7 @@ def trained(tmp_path_factory):
     return workdir
 
 
+@pytest.mark.slow
 def test_report_json_is_strict_json(trained):
     def refuse(constant):
         raise ValueError(f"{constant} is not JSON")
@@ -132,6 +136,7 @@ def _read_only(workdir, *args: str) -> tuple[int, str, str]:
     return proc.returncode, proc.stdout, proc.stderr
 
 
+@pytest.mark.slow
 def test_eval_on_a_read_only_workdir_prints_its_values_then_one_line(trained):
     before = (trained / "report.json").read_text()
     rc, out, err = _read_only(trained, "eval", "--workdir", str(trained), "--metrics", "fid1k")
@@ -144,6 +149,7 @@ def test_eval_on_a_read_only_workdir_prints_its_values_then_one_line(trained):
     assert (trained / "report.json").read_text() == before
 
 
+@pytest.mark.slow
 def test_sample_on_a_read_only_workdir_is_one_line_and_exit_1(trained):
     rc, out, err = _read_only(trained, "sample", "--workdir", str(trained), "--n", "10")
     png = trained / "sample_step_60.png"
