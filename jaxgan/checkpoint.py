@@ -14,9 +14,9 @@ only after the new one is committed). Saves are asynchronous: :meth:`Checkpointe
 is handed to orbax's writer thread and :meth:`Checkpointer.wait` blocks until it is committed.
 
 Why checksums. orbax (tensorstore OCDBT) detects truncated files and damaged index nodes, but array data that
-decodes cleanly restores silently, right or wrong: bytes flipped in a chunk's zstd literals (measured with
-orbax-checkpoint 0.12.8) or a valid file holding other values. So each restore is compared against the CRC-32s in
-``meta`` (tests/test_resume.py damages a checkpoint both ways).
+decodes cleanly restores silently, right or wrong: bytes flipped inside a chunk (seen with orbax-checkpoint 0.12.8;
+the chunks are zstd-compressed, so a flip may instead fail the decoder) or a valid file holding other values. So
+each restore is compared against the CRC-32s in ``meta`` (tests/test_resume.py damages checkpoints both ways).
 
 Restores are onto an abstract target (``jax.ShapeDtypeStruct`` s, e.g. ``jax.eval_shape(exp.init_state)``) and
 come back as host arrays (or onto given shardings), so a checkpoint restores whatever device count or parallel
