@@ -15,7 +15,7 @@ the same for the engine.
 Integer and key inputs (labels, PRNG keys) are never cast.
 
 In a run, ``config.compute_dtype = "bfloat16"`` wraps every network of the plain GAN and of every family, the
-translation families included (:func:`jaxgan.run.experiment.with_compute_dtype`); the plain GAN's remedies (DiffAugment,
+translation families included (:func:`jaxgan.run.pieces.with_compute_dtype`); the plain GAN's remedies (DiffAugment,
 packing, instance noise) wrap the discriminator from outside and stay float32. A float32 array created inside a
 network promotes what it meets to float32: spectral norm's power iteration runs with the float32 ``u`` vector of the
 model state (its normalised kernel is cast back to the input's dtype, :mod:`jaxgan.models.layers`), and the one-hot

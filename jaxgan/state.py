@@ -142,7 +142,7 @@ def init_state(
 
 class SamplingState(NamedTuple):
     """The part of a full state (:class:`GANState`, :class:`jaxgan.system.SystemState`) that
-    :meth:`jaxgan.run.experiment.Experiment.generate` reads.
+    :meth:`jaxgan.run.pieces.Experiment.generate` reads.
 
     Attributes:
       step: the checkpoint's step.

@@ -120,18 +120,18 @@ def test_cluster_run_trains_on_the_clusters_of_its_images(cluster_exp):
 @pytest.mark.slow
 def test_cluster_run_is_scored_as_an_unconditional_generator(cluster_exp, tmp_path, monkeypatch):
     from jaxgan.metrics import classifier_training, digits
-    from jaxgan.run import evaluate, sampling, vision
+    from jaxgan.run import evaluate, sampler, vision
 
     exp = cluster_exp
     state = exp.init_state()
     seen = []
-    real_generate = sampling.generate_batched
+    real_generate = sampler.generate_batched
 
     def spy(exp_, state_, n, *, seed=0, labels=None, **kw):
         seen.append(labels)
         return real_generate(exp_, state_, n, seed=seed, labels=labels, **kw)
 
-    monkeypatch.setattr(sampling, "generate_batched", spy)
+    monkeypatch.setattr(sampler, "generate_batched", spy)
     monkeypatch.setattr(digits, "score_images", lambda variables, images, requested=None: {
         "num_samples": len(images), "requested": requested})
     monkeypatch.setattr(classifier_training, "get_classifier",

@@ -78,3 +78,90 @@ def test_modules_over_400_lines_say_why_in_their_docstring():
 def test_every_module_has_a_docstring():
     missing = [_rel(p) for p in _modules() if p.stat().st_size and not ast.get_docstring(ast.parse(p.read_text()))]
     assert not missing, missing
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imported_modules(path: Path, modules: set[str]) -> set[str]:
+    """The modules of ``modules`` that ``path`` imports anywhere in its code (at module level or in a function):
+    ``import a.b`` and ``from a.b import c`` import ``a.b``, or ``a.b.c`` where that is a module itself; a name
+    that no module of ``modules`` bears is taken for a name of the longest module that it starts with."""
+    package = _module_name(path) if path.name == "__init__.py" else _module_name(path).rpartition(".")[0]
+
+    def owner(name: str) -> str | None:
+        while name and name not in modules:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found.update(owner(alias.name) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:  # a relative import: from its package, one level up per dot after the first
+                up = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*up, base] if base else up)
+            found.update(owner(f"{base}.{alias.name}") for alias in node.names)
+    return found - {None, _module_name(path)}
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan's algorithm, iterative)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found = []
+    for root in sorted(graph):
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph[root])))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, edges = work[-1]
+            for nxt in edges:
+                if nxt not in index:
+                    index[nxt] = low[nxt] = len(index)
+                    stack.append(nxt)
+                    on_stack.add(nxt)
+                    work.append((nxt, iter(sorted(graph[nxt]))))
+                    break
+                if nxt in on_stack:
+                    low[node] = min(low[node], index[nxt])
+            else:
+                work.pop()
+                if work:
+                    low[work[-1][0]] = min(low[work[-1][0]], low[node])
+                if low[node] == index[node]:
+                    component = []
+                    while True:
+                        member = stack.pop()
+                        on_stack.discard(member)
+                        component.append(member)
+                        if member == node:
+                            break
+                    if len(component) > 1:
+                        found.append(sorted(component))
+    return found
+
+
+def test_no_import_cycles_among_the_package_modules():
+    """No two modules of ``jaxgan`` import each other, directly or through others, counting the imports inside
+    functions too (a lazy import is still a dependency) and ``__init__.py`` files as the modules of their packages."""
+    paths = {_module_name(p): p for p in _modules()}
+    graph = {name: _imported_modules(path, set(paths)) for name, path in paths.items()}
+    assert "jaxgan.run.config" in graph["jaxgan.run.experiment"]  # the graph is read, not empty
+    assert "jaxgan.run.sampling" in graph["jaxgan.run.cli"]  # a function-level `from jaxgan.run import sampling`
+    cycles = _cycles(graph)
+    described = [
+        f"a circle of {len(cycle)} files: {', '.join(_rel(paths[m]) for m in cycle)}; its imports:\n    "
+        + "\n    ".join(f"{_rel(paths[a])} -> {_rel(paths[b])}" for a in cycle for b in sorted(graph[a] & set(cycle)))
+        for cycle in cycles
+    ]
+    assert not cycles, "modules that import each other, directly or in a circle:\n" + "\n".join(described)

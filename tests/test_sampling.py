@@ -1,12 +1,13 @@
-"""Tests for jaxgan.run.sampling's one jitted sampler: it equals the traceable Experiment.generate, compiles once per
-generator and sample count, and every sampler of the package goes through it."""
+"""Tests for jaxgan.run.sampler, the one jitted sampler (jaxgan.run.sampling hands its names on): it equals the
+traceable Experiment.generate, compiles once per generator and sample count, and every sampler of the package goes
+through it."""
 
 import jax
 import numpy as np
 import pytest
 from _numpy_init import numpy_sampling_state
 
-from jaxgan.run import experiment, sampling
+from jaxgan.run import experiment, sampler, sampling
 from jaxgan.run.config import Config
 
 
@@ -18,10 +19,10 @@ def toy():
 
 def test_sample_equals_generate_and_compiles_once(toy):
     exp, state = toy
-    before = sampling._generate._cache_size()
+    before = sampler._generate._cache_size()
     a = sampling.sample(exp, state, jax.random.PRNGKey(0), 40)
     b = sampling.sample(exp, state, jax.random.PRNGKey(1), 40)
-    assert sampling._generate._cache_size() == before + 1  # another key: no new compilation
+    assert sampler._generate._cache_size() == before + 1  # another key: no new compilation
     np.testing.assert_allclose(a, exp.generate(state, jax.random.PRNGKey(0), 40), atol=1e-6)
     assert a.shape == (40, 2) and not np.allclose(a, b)
     z = np.asarray(jax.vmap(exp.latent_fn)(jax.random.split(jax.random.PRNGKey(0), 40)))
@@ -32,13 +33,13 @@ def test_every_sampler_goes_through_the_jitted_one(toy, monkeypatch):
     from jaxgan.run import evaluate, vision
 
     calls = []
-    real = sampling.sample
+    real = sampler.sample
 
     def spy(exp, state, key, n, labels=None):
         calls.append(n)
         return real(exp, state, key, n, labels)
 
-    monkeypatch.setattr(sampling, "sample", spy)
+    monkeypatch.setattr(sampler, "sample", spy)
     exp, state = toy
     sampling.generate(exp, state, 5)
     evaluate.make_sampler(exp, state, batch_size=7)(0, 3)

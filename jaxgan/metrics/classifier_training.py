@@ -5,7 +5,7 @@ read from the cache or trained by :func:`train_classifier` on the data's own ima
 :mod:`jaxgan.metrics.classifier` runs it and :mod:`jaxgan.metrics.digits` scores generated images with it.
 
 Training recipe (:func:`train_classifier`, defaults in :data:`TRAIN_DEFAULTS`): a seed-fixed split holds out
-15 % of the images (:func:`split_indices`, also the held-out split of :func:`jaxgan.run.experiment.heldout_split`); a
+15 % of the images (:func:`split_indices`, also the held-out split of :func:`jaxgan.run.pieces.heldout_split`); a
 :class:`DigitClassifier` with widths (16, 32), 128 features and dropout 0.2; 8 epochs of Adam (batch 128, peak
 learning rate 2e-3, one epoch of linear warm-up, then a cosine decay to 0: :func:`lr_schedule`, an optax
 schedule); softmax cross-entropy *without* label smoothing (smoothing caps the confidence that ``confident``

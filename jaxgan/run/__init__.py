@@ -3,10 +3,12 @@
 The library (``jaxgan`` and its ``families/``, ``models/``, ``data/``, ``metrics/``) knows nothing of these modules:
 
 * :mod:`~jaxgan.run.config`: the :class:`~jaxgan.run.config.Config` dataclass, its checks and ``--set``
-  overrides; the shipped configs are in :mod:`jaxgan.configs`.
-* :mod:`~jaxgan.run.experiment`: a config made into a GAN system, its state, its task and data;
-  :mod:`~jaxgan.run.families` and :mod:`~jaxgan.run.vision` build families and image models,
-  :mod:`~jaxgan.run.translation` the translation families; :mod:`~jaxgan.run.task` owns data, samples and evaluation.
+  overrides (:mod:`~jaxgan.run.family_config`: what each family takes); the shipped configs are in
+  :mod:`jaxgan.configs`.
+* :mod:`~jaxgan.run.experiment`: a config made into a GAN system, its state, its task and data (an
+  :class:`~jaxgan.run.pieces.Experiment`); :mod:`~jaxgan.run.families` and :mod:`~jaxgan.run.vision` build families
+  and image models, :mod:`~jaxgan.run.translation` the translation families; :mod:`~jaxgan.run.task` owns data,
+  samples and evaluation; :mod:`~jaxgan.run.sampler` is the one jitted sampler.
 * :mod:`~jaxgan.run.runner` (the step over devices), :mod:`~jaxgan.run.loop` (training, checkpoints, the report),
   :mod:`~jaxgan.run.resume` (the newest valid checkpoint, config diffs), :mod:`~jaxgan.run.lock` (one writer per
   workdir).

@@ -26,6 +26,7 @@ from typing import Any
 
 import jaxgan.configs
 from jaxgan.parallel_modes import MODES as PARALLEL_MODES  # imports no JAX: configs are checked before it loads
+from jaxgan.run import family_config  # imports no JAX either
 
 # jax.random.PRNGKey keeps the low 32 bits of a seed (without jax_enable_x64): 2**32 would give seed 0's key.
 MAX_SEED = 2**32 - 1
@@ -155,10 +156,8 @@ class Config:
     growing: dict[str, Any] = _field({}, MAPPING)
 
     # the GAN family (jaxgan.run.families): "gan" (the plain GAN), "acgan", "infogan", "bigan", or the
-    # image-to-image translation families "pix2pix", "cyclegan", "stargan"; its options
-    family: str = _field(
-        "gan", one_of("gan", "acgan", "infogan", "bigan", "pix2pix", "cyclegan", "stargan"), STRUCTURE
-    )
+    # image-to-image translation families "pix2pix", "cyclegan", "stargan" (jaxgan.run.family_config); its options
+    family: str = _field("gan", one_of(*family_config.FAMILIES), STRUCTURE)
     family_kwargs: dict[str, Any] = _field({}, MAPPING, STRUCTURE)
     # train on the digit classifier's training split only (8,500 of MNIST's 10,000): its 1,500 held-out images
     # then stay unseen for the families' evaluations (ACGAN's class head, BiGAN's probes). Image data only.
@@ -243,11 +242,9 @@ def validate(config: Config) -> Config:
         raise ValueError(f"config field g_ortho: family {config.family!r} does not take it (plain GAN only); "
                          f"set it back to its default")
     if config.family != "gan" or config.family_kwargs:
-        from jaxgan.run.families import check_config
-
         if config.family == "gan":
             raise ValueError("config field family_kwargs is for a family other than 'gan'; set family or remove it")
-        check_config(config)
+        family_config.check_config(config)
     if config.exclude_heldout:
         from jaxgan.data.toy import TOY_DISTRIBUTIONS
 

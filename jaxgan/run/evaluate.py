@@ -45,7 +45,7 @@ import numpy as np
 from jaxgan import checkpoint
 from jaxgan.metrics import features as features_lib
 from jaxgan.metrics import registry
-from jaxgan.run import experiment, resume, sampling
+from jaxgan.run import experiment, resume, sampler
 from jaxgan.run.config import from_dict, to_dict
 
 FeaturesArg = str | Callable[[np.ndarray], Any] | features_lib.FeatureExtractor
@@ -128,8 +128,8 @@ def make_sampler(exp: experiment.Experiment, state, *, seed: int = 0, batch_size
 
             z = latent.truncated_normal(jax.random.fold_in(key, start), (batch_size, exp.config.latent_dim),
                                         truncation)
-            return sampling.images_from_latents(exp, state, z, labels)[:count]
-        return sampling.sample(exp, state, jax.random.fold_in(key, start), batch_size, labels)[:count]
+            return sampler.images_from_latents(exp, state, z, labels)[:count]
+        return sampler.sample(exp, state, jax.random.fold_in(key, start), batch_size, labels)[:count]
 
     return sample_fn
 

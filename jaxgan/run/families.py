@@ -15,10 +15,10 @@ inputs, its latents and its own evaluation; :func:`jaxgan.run.experiment.build` 
 * ``"pix2pix"``, ``"cyclegan"``, ``"stargan"``: image-to-image translation, built by
   :func:`jaxgan.run.translation.build_translation` on a :mod:`jaxgan.data.translation` spec in
   ``config.data`` (``paired:``, ``unpaired:``, ``domains:`` respectively); their ``family_kwargs`` are the loss
-  weights (:data:`jaxgan.run.translation.FAMILY_KWARGS`), their networks' sizes ``model_kwargs``.
+  weights (:data:`jaxgan.run.family_config.FAMILY_KWARGS`), their networks' sizes ``model_kwargs``.
 
 Fields of the plain GAN that a family does not take (penalties, ``n_critic`` > 1, packing, ...) are refused
-with the field's name.
+with the field's name when the config is validated (:func:`jaxgan.run.family_config.check_config`).
 """
 
 from __future__ import annotations
@@ -32,18 +32,8 @@ import optax
 
 from jaxgan.losses import get_loss
 from jaxgan.run.config import Config
+from jaxgan.run.family_config import FAMILIES
 from jaxgan.system import System
-
-FAMILIES = ("gan", "acgan", "infogan", "bigan", "pix2pix", "cyclegan", "stargan")
-TRANSLATION_FAMILIES = ("pix2pix", "cyclegan", "stargan")
-_KWARGS = {
-    "acgan": {"class_weight"},
-    "infogan": {"categories", "continuous", "noise", "info_weight", "cont_weight", "q_hidden"},
-    "bigan": {"encoder", "discriminator", "base_features"},
-    "pix2pix": {"l1_weight", "adversarial_weight"},
-    "cyclegan": {"cycle_weight", "identity_weight", "pool_size"},
-    "stargan": {"cls_weight", "rec_weight", "gp_weight", "unroll_critic"},
-}
 
 
 class FamilyParts(NamedTuple):
@@ -62,38 +52,6 @@ class FamilyParts(NamedTuple):
     latent_fn: Callable[[jax.Array], jax.Array]
     latent_dim: int
     code: Any = None
-
-
-def check_config(c: Config) -> None:
-    """Raises ValueError naming a field the family does not take or a ``family_kwargs`` key it does not know."""
-    if c.family == "gan":
-        return
-    unknown = sorted(set(c.family_kwargs) - _KWARGS[c.family])
-    if unknown:
-        raise ValueError(f"config field family_kwargs: family {c.family!r} takes {sorted(_KWARGS[c.family])}, "
-                         f"not {unknown}")
-    if c.family in TRANSLATION_FAMILIES:
-        from jaxgan.run.translation import check_translation_config
-
-        return check_translation_config(c)
-    if c.model != "dcgan":
-        raise ValueError(f"config field model: family {c.family!r} is built on model 'dcgan', got {c.model!r}")
-    refused = {
-        "penalties": c.penalties != {}, "n_critic": c.n_critic != 1, "pack": c.pack != 1,
-        "weight_clip": c.weight_clip is not None, "top_k": c.top_k is not None, "augment": c.augment != "",
-        "instance_noise": c.instance_noise != 0, "simultaneous": c.simultaneous, "clusters": c.clusters is not None,
-        "minibatch_std": c.minibatch_std, "ema_warmup": c.ema_warmup,
-    }
-    for name, bad in refused.items():
-        if bad:
-            raise ValueError(f"config field {name}: family {c.family!r} does not take it (plain GAN only); "
-                             f"set it back to its default")
-    if get_loss(c.loss, **c.loss_kwargs).init_state() != {}:
-        raise ValueError(f"config field loss: family {c.family!r} takes a stateless loss, not {c.loss!r}")
-    if c.family == "acgan" and not c.conditional:
-        raise ValueError("config field conditional: family 'acgan' generates from class labels; set it to true")
-    if c.family in ("infogan", "bigan") and c.conditional:
-        raise ValueError(f"config field conditional: family {c.family!r} is unsupervised; set it to false")
 
 
 def build(c: Config, g_mod, d_mod, g_opt: optax.GradientTransformation, d_opt: optax.GradientTransformation,

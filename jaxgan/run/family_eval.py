@@ -1,6 +1,6 @@
 """Each family's own evaluation, added to ``report.json["eval"]`` beside the image evaluation
 (:func:`jaxgan.run.vision.evaluate`) on the digit classifier's 1,500 held-out images (its seed-fixed split of the
-data, :func:`jaxgan.run.experiment.heldout_split`).
+data, :func:`jaxgan.run.pieces.heldout_split`).
 
 * ``acgan``: ``class_head_accuracy`` of D's class head on the held-out real digits (``heldout_in_training``
   says whether the run saw them: ``config.exclude_heldout``).
@@ -23,6 +23,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxgan.run.pieces import heldout_split, net_params
+from jaxgan.run.sampler import images_from_latents
+
 BATCH = 500
 
 
@@ -33,19 +36,8 @@ def _batched(fn, x: np.ndarray) -> np.ndarray:
 
 def _images(exp, state, z: np.ndarray) -> np.ndarray:
     """The generator's images of latents ``z``, ``BATCH`` at a time
-    (:func:`jaxgan.run.sampling.images_from_latents`)."""
-    from jaxgan.run.sampling import images_from_latents
-
+    (:func:`jaxgan.run.sampler.images_from_latents`)."""
     return np.concatenate([images_from_latents(exp, state, z[i:i + BATCH]) for i in range(0, len(z), BATCH)])
-
-
-def net_params(state, name: str):
-    """A network's parameters for evaluation (its EMA when the run kept one), from a full
-    :class:`jaxgan.system.SystemState` or a :class:`jaxgan.state.SamplingState` of a system's checkpoint."""
-    nets = getattr(state, "nets", None)
-    if nets is not None:
-        return nets["ema"].get(name, nets["params"][name]), nets["model_state"][name]
-    return state.ema.get(name, state.params[name]), state.model_state[name]
 
 
 def _classifier(exp, workdir: Path):
@@ -69,8 +61,6 @@ def evaluate(exp, state, workdir: str | Path) -> dict[str, Any]:
 
 
 def _heldout(exp):
-    from jaxgan.run.experiment import heldout_split
-
     train, held = heldout_split(exp.dataset)
     return train, held
 

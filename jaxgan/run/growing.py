@@ -43,7 +43,7 @@ def phase_metrics(exp, state, workdir: str | Path, step: int, *, seed: int = 0) 
     """``{"phase/resolution": r, "phase/fid10k": FID}`` of ``state`` after ``step`` steps, a phase's end (see the
     module docstring); ``{"phase/resolution": r}`` alone for data without the digit classifier."""
     from jaxgan.metrics import registry
-    from jaxgan.run import evaluate, sampling
+    from jaxgan.run import evaluate, sampler
 
     phase = exp.schedule.phase(max(step - 1, 0))
     r = phase.resolution
@@ -58,7 +58,7 @@ def phase_metrics(exp, state, workdir: str | Path, step: int, *, seed: int = 0) 
     base = jax.random.PRNGKey(seed)
 
     def sample_fn(start: int, count: int) -> np.ndarray:
-        imgs = sampling.sample(exp, state, jax.random.fold_in(base, start), batch)[:count]
+        imgs = sampler.sample(exp, state, jax.random.fold_in(base, start), batch)[:count]
         return _to_full(imgs, size)
 
     values = registry.compute_metrics(

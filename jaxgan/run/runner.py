@@ -1,6 +1,6 @@
 """The training loop's runner: a built experiment's steps on the devices its config asks for.
 
-:func:`make_runner` joins a built :class:`jaxgan.run.experiment.Experiment` (its pure step, its config) and its
+:func:`make_runner` joins a built :class:`jaxgan.run.pieces.Experiment` (its pure step, its config) and its
 task (which knows the data: toy draws on the device, host batches) with a :class:`jaxgan.parallel.DataParallel`
 (which knows the devices), so that the loop (:mod:`jaxgan.run.loop`) asks neither what the data is nor where it
 runs.
@@ -40,7 +40,7 @@ class Runner(NamedTuple):
 
 
 def make_runner(exp, mode: str = "none") -> Runner:
-    """Returns the :class:`Runner` of a built :class:`jaxgan.run.experiment.Experiment` for ``mode``, one of
+    """Returns the :class:`Runner` of a built :class:`jaxgan.run.pieces.Experiment` for ``mode``, one of
     :data:`jaxgan.parallel.MODES`.
 
     Every check runs here, before anything compiles: the batch must split over the devices (and PacGAN packs

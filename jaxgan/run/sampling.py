@@ -5,13 +5,14 @@ sampling needs: the EMA generator params when the run kept an EMA, else the live
 generator's model state (batch-norm statistics). Optimizer states and the discriminator are not read.
 :func:`write_samples` writes ``n`` samples: ``.npy`` (the raw ``[n, ...]`` array) for any data, a scatter over
 the true modes (2-D toy data) or a histogram against real data (1-D toy data) for ``.png``.
+
+The samplers themselves (:func:`sample`, :func:`images_from_latents`, :func:`generate`, :func:`generate_batched`)
+are :mod:`jaxgan.run.sampler`'s, importable from here too.
 """
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
-from typing import Any
 
 import jax
 import numpy as np
@@ -19,12 +20,14 @@ import numpy as np
 from jaxgan import checkpoint
 from jaxgan.run import experiment
 from jaxgan.run.config import from_dict
+from jaxgan.run.pieces import Experiment, heldout_split
+from jaxgan.run.sampler import generate, generate_batched, images_from_latents, sample  # noqa: F401 - re-exported
 from jaxgan.state import SamplingState  # noqa: F401 - re-exported: jaxgan.run.sampling.SamplingState
 
 
 def load_for_sampling(
     workdir: str | Path, log=lambda msg: None
-) -> tuple[experiment.Experiment, SamplingState]:
+) -> tuple[Experiment, SamplingState]:
     """The experiment and generator of the newest valid checkpoint in ``WORKDIR/checkpoints``.
 
     Args:
@@ -56,43 +59,8 @@ def load_for_sampling(
         ckpt.close()
 
 
-@functools.partial(jax.jit, static_argnames=("generator", "latent_fn", "n"))
-def _generate(params, model_state, key, labels, z, *, generator, latent_fn, n):
-    return experiment.generator_outputs(generator, latent_fn, params, model_state, key, n, labels, z)
-
-
-def sample(exp: experiment.Experiment, state, key: jax.Array, n: int, labels=None) -> np.ndarray:
-    """:meth:`jaxgan.run.experiment.Experiment.generate` jitted: ``n`` samples ``[n, ...]`` of the sampling params
-    (the EMA when present) of ``state`` (a full state or a :class:`SamplingState`) from ``key``, as a numpy array.
-
-    Only the generator's params and model state go to the device; the compilation is cached per generator,
-    ``n`` and label shape, so repeated calls (batches of an evaluation, grids) compile once.
-
-    Args:
-      labels: ``[n]`` classes for conditional generators, else ``None``.
-    """
-    s = exp.sampling_state(state)
-    return np.asarray(_generate(s.sampling_params, s.g_model_state, key, labels, None,
-                                generator=exp.generator_at(s.step), latent_fn=exp.latent_fn, n=n))
-
-
-def images_from_latents(exp: experiment.Experiment, state, z, labels=None) -> np.ndarray:
-    """Generator outputs ``[n, ...]`` for explicit latents ``z [n, latent_dim]`` (inference mode): the jitted
-    :meth:`jaxgan.run.experiment.Experiment.generate_from`."""
-    s = exp.sampling_state(state)
-    return np.asarray(_generate(s.sampling_params, s.g_model_state, None, labels, z,
-                                generator=exp.generator_at(s.step), latent_fn=None, n=None))
-
-
-def generate(exp: experiment.Experiment, state, n: int, seed: int = 0) -> np.ndarray:
-    """``n`` samples ``[n, ...]`` from ``state`` (a GANState or :class:`SamplingState`), as a numpy array;
-    conditional models get ``exp.conditioning.sample(n, seed)`` (classes in turn, or drawn clusters)."""
-    labels = None if exp.conditioning is None else exp.conditioning.sample(n, seed)
-    return sample(exp, state, jax.random.PRNGKey(seed), n, labels)
-
-
 def write_samples(
-    exp: experiment.Experiment, state, out: str | Path, n: int = 1000, seed: int = 0, title: str = ""
+    exp: Experiment, state, out: str | Path, n: int = 1000, seed: int = 0, title: str = ""
 ) -> Path:
     """Writes ``n`` samples of ``state`` to ``out``: ``.npy`` for the array, ``.png`` for a picture.
 
@@ -112,7 +80,7 @@ def write_samples(
 SAMPLE_MODES = ("grid", "interp", "arith", "codes", "reconstruct")
 
 
-def _latents(exp: experiment.Experiment, key, n: int, truncation: float | None):
+def _latents(exp: Experiment, key, n: int, truncation: float | None):
     from jaxgan import latent
 
     if truncation is not None:
@@ -121,7 +89,7 @@ def _latents(exp: experiment.Experiment, key, n: int, truncation: float | None):
 
 
 def write_latent_picture(
-    exp: experiment.Experiment,
+    exp: Experiment,
     state,
     out: str | Path,
     mode: str = "grid",
@@ -194,7 +162,7 @@ def write_latent_picture(
     return plots.image_grid(images_from_latents(exp, state, z, labels), 1, 4, out)
 
 
-def _write_codes(exp: experiment.Experiment, state, out, cols: int, key) -> Path:
+def _write_codes(exp: Experiment, state, out, cols: int, key) -> Path:
     from jaxgan.run import plots
 
     code = exp.code
@@ -214,14 +182,14 @@ def _write_codes(exp: experiment.Experiment, state, out, cols: int, key) -> Path
     return plots.image_grid(images_from_latents(exp, state, z), k * (1 + n_cont), cols, out)
 
 
-def _write_reconstructions(exp: experiment.Experiment, state, out, rows: int, cols: int, seed: int) -> Path:
+def _write_reconstructions(exp: Experiment, state, out, rows: int, cols: int, seed: int) -> Path:
     from jaxgan.run import family_eval, plots
 
     if exp.system is None or "e" not in exp.system.nets:
         raise ValueError(f"--mode reconstruct needs an encoder (family 'bigan'); this run's family is "
                          f"{exp.config.family!r}")
     pairs = max(1, cols // 2)
-    _, held = experiment.heldout_split(exp.dataset)
+    _, held = heldout_split(exp.dataset)
     pick = np.random.default_rng(seed).choice(held, size=min(rows * pairs, len(held)), replace=False)
     x = exp.dataset.images[np.sort(pick)]
     recon = images_from_latents(exp, state, family_eval.encode(exp, state, x))
@@ -241,25 +209,3 @@ def parse_groups(text: str) -> tuple[list[int], list[int], list[int]]:
     return groups
 
 
-def generate_batched(
-    exp, state, n: int, *, seed: int = 0, labels: Any = None, batch_size: int = 500
-) -> np.ndarray:
-    """``n`` samples ``[n, ...]`` of ``exp``'s generator (the sampling params: the EMA when present), generated
-    ``batch_size`` at a time with one compilation; batch ``i`` uses ``fold_in(PRNGKey(seed), i)``.
-
-    Args:
-      labels: ``[n]`` classes for conditional generators (required for them), else ``None``.
-    """
-    b = max(1, min(batch_size, n))
-    key = jax.random.PRNGKey(seed)
-    out = None
-    for i, start in enumerate(range(0, n, b)):
-        lab = None
-        if labels is not None:
-            lab = np.asarray(labels[start : start + b], np.int32)
-            lab = np.concatenate([lab, np.zeros(b - len(lab), np.int32)])
-        batch = sample(exp, state, jax.random.fold_in(key, i), b, lab)
-        if out is None:
-            out = np.empty((n, *batch.shape[1:]), batch.dtype)
-        out[start : start + b] = batch[: min(b, n - start)]
-    return out

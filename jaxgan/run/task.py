@@ -31,7 +31,7 @@ from jaxgan.run import plots
 
 
 class Task:
-    """The interface (see the module docstring); the methods take the built :class:`jaxgan.run.experiment.Experiment`
+    """The interface (see the module docstring); the methods take the built :class:`jaxgan.run.pieces.Experiment`
     where they need the generator.
 
     Attributes:
@@ -73,9 +73,9 @@ class Task:
 
     def samples(self, exp, state, n: int, seed: int) -> np.ndarray:
         """``n`` samples ``[n, ...]`` of ``state`` as a numpy array (``jaxgan sample --out FILE.npy``)."""
-        from jaxgan.run import sampling
+        from jaxgan.run import sampler
 
-        return sampling.generate(exp, state, n, seed)
+        return sampler.generate(exp, state, n, seed)
 
     def final_eval(self, exp, state, workdir: Path, write) -> dict[str, Any]:
         """The evaluation in ``report.json["eval"]``; ``write(path, fn)`` writes any picture that goes with it."""
@@ -106,9 +106,9 @@ class ToyTask(Task):
         return "identity"
 
     def write_picture(self, exp, state, out, n, seed, title):
-        from jaxgan.run import sampling
+        from jaxgan.run import sampler
 
-        samples = sampling.generate(exp, state, n, seed)
+        samples = sampler.generate(exp, state, n, seed)
         if self.dist.dim == 2:
             return plots.scatter_2d(samples, self.dist.means, out, title=title)
         real = np.asarray(self.dist.sample(jax.random.PRNGKey(seed + 1), n))
@@ -117,9 +117,9 @@ class ToyTask(Task):
     def evaluate(self, exp, state, n: int, seed: int = 1234) -> tuple[dict[str, Any], np.ndarray]:
         """The PacGAN/VEEGAN mode-collapse evaluation on ``n`` generated samples (for mixtures), plus samples."""
         from jaxgan.metrics import modes
-        from jaxgan.run import sampling
+        from jaxgan.run import sampler
 
-        samples = sampling.sample(exp, state, jax.random.PRNGKey(seed), n)
+        samples = sampler.sample(exp, state, jax.random.PRNGKey(seed), n)
         t = self.dist
         if t.means is not None and len(t.means) > 1:
             stats = modes.mode_collapse_stats(samples, t.means, t.std)

@@ -22,8 +22,8 @@ The optimizers are the config's (``optimizer``, ``g_lr``, ``d_lr``, ``b1``, ``b2
 ``lr_decay_fraction``: CycleGAN's decay over the second half is ``lr_schedule="linear"``,
 ``lr_decay_fraction=0.5``); StarGAN's ``n_critic`` is ``config.n_critic``. ``ema_decay`` keeps an EMA of the
 generators. ``model`` is not read (it stays at its default); the output channels and domain count come from the
-data. Everything of the plain GAN that these families do not take is refused naming its field
-(:func:`check_translation_config`).
+data. Everything of the plain GAN that these families do not take is refused naming its field when the config is
+validated (:func:`jaxgan.run.family_config.check_translation_config`).
 
 Samples. ``exp.generate(state, key, n)`` translates ``n`` held-out inputs drawn at random (domain A, or
 StarGAN's first domain, whose targets are then ``labels``): the translation's "latent" is its input image.
@@ -40,17 +40,16 @@ import jax.numpy as jnp
 from jaxgan import losses
 from jaxgan.models import adapters
 from jaxgan.run.config import Config
-from jaxgan.run.experiment import Experiment, _optimizer, check_channels, lr_schedule
+from jaxgan.run.family_config import module_classes
+from jaxgan.run.pieces import Experiment, check_channels, lr_schedule, optimizer, with_compute_dtype
 from jaxgan.state import SamplingState
 
-SPEC_KIND = {"pix2pix": "paired", "cyclegan": "unpaired", "stargan": "domains"}
 GENERATOR_NET = {"pix2pix": "g", "cyclegan": "g_ab", "stargan": "g"}
 DISCRIMINATOR_NET = {"pix2pix": "d", "cyclegan": "d_b", "stargan": "d"}
-SET_BY_DATA = ("channels", "num_domains", "bn_axis_name", "parent", "name")
 
 
 class TranslationExperiment(Experiment):
-    """An :class:`jaxgan.run.experiment.Experiment` whose sampling generator is ``GENERATOR_NET[family]`` (CycleGAN's
+    """An :class:`jaxgan.run.pieces.Experiment` whose sampling generator is ``GENERATOR_NET[family]`` (CycleGAN's
     ``g_ab``; the plain families' ``g``)."""
 
     __slots__ = ()
@@ -68,55 +67,6 @@ class TranslationExperiment(Experiment):
 
     def sampling_from_fields(self, step: int, got: dict[str, Any]) -> SamplingState:
         return self._sampling(step, got["params"], got["model_state"], got["ema"], got)
-
-
-def check_translation_config(c: Config) -> None:
-    """Raises ValueError naming the first field a translation family does not take (``family_kwargs`` keys are
-    checked by :func:`jaxgan.run.families.check_config` first)."""
-    from jaxgan.data.translation import parse_spec
-
-    fam = c.family
-    try:
-        kind = parse_spec(c.data).kind
-    except ValueError as e:
-        raise ValueError(f"config field data: family {fam!r} trains on a translation spec: {e}") from None
-    if kind != SPEC_KIND[fam]:
-        raise ValueError(f"config field data: family {fam!r} takes a '{SPEC_KIND[fam]}:' spec, got {c.data!r}")
-    defaults = Config()
-    refused = {
-        "model": c.model != defaults.model, "conditional": c.conditional, "loss": c.loss != defaults.loss,
-        "loss_kwargs": c.loss_kwargs != {}, "penalties": c.penalties != {}, "pack": c.pack != 1,
-        "n_critic": c.n_critic != 1 and fam != "stargan", "weight_clip": c.weight_clip is not None,
-        "top_k": c.top_k is not None, "augment": c.augment != "", "instance_noise": c.instance_noise != 0,
-        "simultaneous": c.simultaneous, "clusters": c.clusters is not None, "minibatch_std": c.minibatch_std,
-        "ema_warmup": c.ema_warmup, "exclude_heldout": c.exclude_heldout, "metrics": c.metrics != [],
-    }
-    for name, bad in refused.items():
-        if bad:
-            raise ValueError(f"config field {name}: family {fam!r} does not take it (its networks, losses and "
-                             f"held-out evaluation are its own); set it back to its default")
-    unknown = sorted(set(c.model_kwargs) - {"generator", "discriminator"})
-    if unknown:
-        raise ValueError(f"config field model_kwargs: family {fam!r} takes 'generator' and 'discriminator', "
-                         f"not {unknown}")
-    for role, cls in zip(("generator", "discriminator"), _module_classes(fam)):
-        kw = c.model_kwargs.get(role, {})
-        if not isinstance(kw, dict):
-            raise ValueError(f"config field model_kwargs: {role} must be a JSON object, got {kw!r}")
-        fields = {f.name for f in dataclasses.fields(cls)} - set(SET_BY_DATA)
-        bad = sorted(set(kw) - fields)
-        if bad:
-            raise ValueError(f"config field model_kwargs: {role} {cls.__name__} takes {sorted(fields)}, not {bad}")
-
-
-def _module_classes(family: str):
-    from jaxgan.models import translation as T
-
-    if family == "pix2pix":
-        return T.UNetGenerator, T.PatchGANDiscriminator
-    if family == "cyclegan":
-        return T.ResnetGenerator, T.PatchGANDiscriminator
-    return T.StarGANGenerator, T.StarGANDiscriminator
 
 
 def load_data(c: Config):
@@ -157,13 +107,12 @@ def _system(c: Config, data, shape: tuple[int, ...]):
     """``(system, init_inputs)`` of the family for images of ``shape = (h, w, c)``."""
     from jaxgan.families import cyclegan, pix2pix, stargan
     from jaxgan.parallel import bn_axis_name
-    from jaxgan.run.experiment import with_compute_dtype
 
     fam, kw, ch = c.family, c.family_kwargs, shape[-1]
-    g_cls, d_cls = _module_classes(fam)
+    g_cls, d_cls = module_classes(fam)
     g_kw, d_kw = dict(c.model_kwargs.get("generator", {})), dict(c.model_kwargs.get("discriminator", {}))
-    g_opt = _optimizer(c, lr_schedule(c, c.g_lr, c.steps))
-    d_opt = _optimizer(c, lr_schedule(c, c.d_lr, c.steps * c.n_critic))
+    g_opt = optimizer(c, lr_schedule(c, c.g_lr, c.steps))
+    d_opt = optimizer(c, lr_schedule(c, c.d_lr, c.steps * c.n_critic))
     x = jnp.zeros((2,) + shape)
 
     def net(cls, **kwargs):

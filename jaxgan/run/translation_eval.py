@@ -37,7 +37,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxgan.run.family_eval import net_params
+from jaxgan.run.pieces import net_params
 
 BATCH = 250
 PSNR_CAP_DB = 100.0

@@ -121,9 +121,9 @@ def generate_images(exp, state, key: jax.Array, n: int, labels: jax.Array | None
     """``n`` images ``[n, h, w, c]`` in [-1, 1] from the sampling params (the EMA when present)."""
     if labels is None and exp.conditioning is not None:
         labels = exp.conditioning.sample(n)
-    from jaxgan.run import sampling
+    from jaxgan.run import sampler
 
-    return sampling.sample(exp, state, key, n, labels)
+    return sampler.sample(exp, state, key, n, labels)
 
 
 def write_sample_grid(exp, state, path: str | Path, rows: int = 10, cols: int = 10, seed: int = 7) -> Path:
@@ -172,7 +172,7 @@ def score_generator(exp, state, workdir: str | os.PathLike, n: int, *, seed: int
     """
     ds = exp.dataset
     from jaxgan.metrics import classifier_training, digits
-    from jaxgan.run import sampling
+    from jaxgan.run import sampler
 
     variables, report = classifier_training.get_classifier(ds, Path(workdir) / "classifier")
     cond = exp.conditioning
@@ -181,7 +181,7 @@ def score_generator(exp, state, workdir: str | os.PathLike, n: int, *, seed: int
         labels = requested = digits.balanced_labels(n, cond.num_classes)
     elif cond is not None:
         labels = cond.sample(n, seed)
-    images = sampling.generate_batched(exp, state, n if labels is None else len(labels), seed=seed, labels=labels)
+    images = sampler.generate_batched(exp, state, n if labels is None else len(labels), seed=seed, labels=labels)
     out = digits.score_images(variables, images, requested)
     out["classifier_real_accuracy"] = report["accuracy"]
     out["classifier_real_confident"] = report["confident"]
