@@ -5,6 +5,8 @@ classifier's weights and report, cached features and their statistics, converted
 A new file is written beside the old one and renamed over it, an append is cut back to where it began, so a
 failure (a full disk, a read-only file system) leaves the file as it was and raises :class:`WriteError`, whose
 message is one line with the cause. No JAX here: the command line uses it before JAX is imported.
+
+:func:`cache_home` is where jaxgan keeps what it can remake but would rather not remake on every run.
 """
 
 from __future__ import annotations
@@ -14,6 +16,14 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+
+def cache_home() -> Path:
+    """``$XDG_CACHE_HOME/jaxgan`` (``~/.cache/jaxgan`` when it is unset): the command line's XLA compilation cache
+    (``xla/``), the converted FID Inception weights, trained classifiers shared between runs (``classifiers/``) and
+    k-means labels of clustered runs (``kmeans/``). Everything there can be deleted; it is remade when needed."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "jaxgan"
 
 
 class WriteError(OSError):

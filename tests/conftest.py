@@ -1,4 +1,4 @@
-"""Set-up shared by every test: JAX's persistent compilation cache.
+"""Set-up shared by every test: JAX's persistent compilation cache, and jaxgan's caches in a temporary directory.
 
 Many tests compile the same step more than once: a straight run against a checkpointed and resumed one (whose
 rebuilt experiment traces a new function with the same program), bf16 against float32 under the same config, the
@@ -13,6 +13,9 @@ import tempfile
 
 os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", os.path.join(tempfile.gettempdir(), "jaxgan-test-jax-cache"))
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+# jaxgan's own caches (jaxgan.files.cache_home: shared classifiers, k-means labels, converted Inception weights)
+# go to the temporary directory too, never to the home directory of whoever runs the tests.
+os.environ.setdefault("XDG_CACHE_HOME", os.path.join(tempfile.gettempdir(), "jaxgan-test-cache"))
 
 import jax  # noqa: E402  (after the environment, which JAX reads at import)
 

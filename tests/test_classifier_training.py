@@ -68,6 +68,45 @@ def test_get_classifier_cache_round_trip(tmp_path, monkeypatch, digits28):
         classifier_training.get_classifier(other, tmp_path, log=None, **settings)
 
 
+def test_a_shared_cache_gives_a_second_run_the_classifier_of_the_first(tmp_path, monkeypatch, digits28):
+    small = ImageDataset(digits28.images[:300], digits28.labels[:300], 10, "digits28-small")
+    settings = {**TINY, "epochs": 1}
+    shared, run1, run2 = tmp_path / "shared", tmp_path / "run1" / "classifier", tmp_path / "run2" / "classifier"
+    v1, r1 = classifier_training.get_classifier(small, run1, shared_dir=shared, log=None, **settings)
+    key = classifier_training.dataset_key(small)
+    for d in (run1, shared):
+        assert sorted(p.name for p in d.iterdir()) == [f"{key}.json", f"{key}.npz"]
+    assert (shared / f"{key}.npz").read_bytes() == (run1 / f"{key}.npz").read_bytes()
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("the shared classifier should have been used")
+
+    monkeypatch.setattr(classifier_training, "train_classifier", no_training)
+    lines = []
+    v2, r2 = classifier_training.get_classifier(small, run2, shared_dir=shared, log=lines.append, **settings)
+    assert r2 == r1 and lines == [f"digit classifier: the one trained before on digits28-small, copied from "
+                                  f"{shared} to {run2}"]
+    for a, b in zip(jax.tree.leaves(v1), jax.tree.leaves(v2), strict=True):
+        assert np.array_equal(a, b)
+    for name in (f"{key}.json", f"{key}.npz"):  # the run keeps its own copy
+        assert (run2 / name).read_bytes() == (shared / name).read_bytes()
+    # other settings: neither cache is used
+    with pytest.raises(AssertionError, match="shared classifier"):
+        classifier_training.get_classifier(small, tmp_path / "run3", shared_dir=shared, log=None,
+                                           **{**settings, "epochs": 2})
+
+
+def test_a_shared_cache_that_cannot_be_written_is_a_warning(tmp_path, digits28):
+    small = ImageDataset(digits28.images[:200], digits28.labels[:200], 10, "digits28-smaller")
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where the shared folder would be")
+    run = tmp_path / "run" / "classifier"
+    with pytest.warns(UserWarning, match=f"the digit classifier is cached in {run} only: "):
+        classifier_training.get_classifier(small, run, shared_dir=blocker / "shared", log=None,
+                                           **{**TINY, "epochs": 1})
+    assert len(list(run.iterdir())) == 2
+
+
 def test_get_classifier_errors(tmp_path, digits28):
     unlabelled = ImageDataset(digits28.images[:10], None, None, "nolabels")
     with pytest.raises(ValueError, match="labels"):

@@ -34,6 +34,48 @@ def test_kmeans_recovers_separated_groups_and_is_deterministic():
     np.testing.assert_array_equal(labels, conditioning.kmeans_labels(images, 3, seed=0))
 
 
+def test_kmeans_labels_are_cached_and_a_bad_cache_file_is_computed_again(tmp_path, monkeypatch):
+    images, _ = _blobs()
+    labels = conditioning.kmeans_labels(images, 3, seed=0, cache_dir=tmp_path)
+    (path,) = tmp_path.glob("kmeans-*.npy")
+    np.testing.assert_array_equal(np.load(path), labels)
+    # other k, seed or images: other files
+    conditioning.kmeans_labels(images, 2, seed=0, cache_dir=tmp_path)
+    conditioning.kmeans_labels(images, 3, seed=1, cache_dir=tmp_path)
+    conditioning.kmeans_labels(images[:60], 3, seed=0, cache_dir=tmp_path)
+    assert len(list(tmp_path.glob("kmeans-*.npy"))) == 4
+
+    import sklearn.cluster
+
+    real_kmeans = sklearn.cluster.KMeans
+    calls = []
+
+    def counted(*args, **kwargs):
+        calls.append(kwargs)
+        return real_kmeans(*args, **kwargs)
+
+    monkeypatch.setattr(sklearn.cluster, "KMeans", counted)
+    np.testing.assert_array_equal(conditioning.kmeans_labels(images, 3, seed=0, cache_dir=tmp_path), labels)
+    assert calls == []  # read from the cache
+    for damage in (b"not an npy file", None):
+        if damage is None:  # a readable file with a label out of range
+            np.save(path, np.full(90, 3, np.int32))
+        else:
+            path.write_bytes(damage)
+        np.testing.assert_array_equal(conditioning.kmeans_labels(images, 3, seed=0, cache_dir=tmp_path), labels)
+        np.testing.assert_array_equal(np.load(path), labels)  # rewritten
+    assert len(calls) == 2
+
+
+def test_kmeans_labels_with_an_unwritable_cache_warn_and_are_returned(tmp_path):
+    images, _ = _blobs()
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where the cache folder would be")
+    with pytest.warns(UserWarning, match="the k-means labels are not cached: "):
+        labels = conditioning.kmeans_labels(images, 3, seed=0, cache_dir=blocker / "kmeans")
+    np.testing.assert_array_equal(labels, conditioning.kmeans_labels(images, 3, seed=0))
+
+
 @pytest.mark.parametrize("k", [1, 91, True, 2.0])
 def test_kmeans_refuses_a_bad_cluster_count(k):
     images, _ = _blobs()

@@ -24,7 +24,13 @@ Cache layout, under ``cache_dir`` (``WORKDIR/classifier`` for runs)::
 
 where ``<dataset-key>`` is ``<name>-<h>x<w>x<c>-<12 hex digits of a SHA-256 over images and labels>``, so a
 different dataset never reuses another's classifier; a cached classifier trained with other settings, or a
-damaged file, is retrained and overwritten.
+damaged file, is retrained and overwritten. A run's classifier is also shared with later runs on the same data
+(``shared_dir``, the same layout: ``classifiers/`` under :func:`jaxgan.files.cache_home` for the command line,
+:func:`jaxgan.run.pieces.run_classifier`), which copy it into their own ``WORKDIR/classifier``.
+
+Size: about 440 lines, under 300 of them code: the recipe and the cache stay together because the cache's one
+question, whether a stored classifier was trained by this recipe on these images, is asked of the recipe's
+settings.
 """
 
 from __future__ import annotations
@@ -318,6 +324,7 @@ def get_classifier(
     dataset,
     cache_dir: str | os.PathLike,
     *,
+    shared_dir: str | os.PathLike | None = None,
     log: Callable[[str], None] | None = _stderr,
     what: str = "digit classifier",
     **train_kwargs: Any,
@@ -328,6 +335,10 @@ def get_classifier(
       dataset: a labelled :class:`jaxgan.data.images.ImageDataset` (a run's ``exp.dataset``), or a
         :func:`jaxgan.data.images.load_dataset` spec string (loaded at its native size).
       cache_dir: where ``<dataset-key>.npz`` / ``.json`` live (``WORKDIR/classifier`` for runs).
+      shared_dir: a second cache of the same layout, shared between runs (the command line's is
+        ``classifiers/`` under :func:`jaxgan.files.cache_home`): a classifier missing from ``cache_dir`` is
+        copied from there when one of the same data and settings is there, and a newly trained one is also
+        written there (a failure to write it is a warning, not an error). ``None``: ``cache_dir`` only.
       log: receives progress lines when training (default: stderr; ``None``: silent).
       what: what the classifier is called in those lines and in warnings (``"domain classifier"`` for the
         translation families' classifier of domains).
@@ -358,14 +369,22 @@ def get_classifier(
     num_classes = int(dataset.num_classes or dataset.labels.max() + 1)
     settings = _settings(num_classes=num_classes, **kw)
 
-    if npz_path.is_file() and json_path.is_file():
-        try:
-            report = json.loads(json_path.read_text())
-            if report.get("settings") == settings and report.get("dataset", {}).get("fingerprint") == fingerprint:
-                return load_variables(npz_path), report
-            reason = "it was trained with other settings or data"
-        except Exception as e:  # noqa: BLE001 - a damaged cache (bad zip, bad JSON, ...) is retrained
-            reason = f"it cannot be read ({type(e).__name__}: {e})"
+    cached, reason = _read_cached(npz_path, json_path, settings, fingerprint)
+    if cached is not None:
+        return cached
+    if shared_dir is not None:
+        shared_npz, shared_json = Path(shared_dir) / npz_path.name, Path(shared_dir) / json_path.name
+        shared, _ = _read_cached(shared_npz, shared_json, settings, fingerprint)
+        if shared is not None:
+            if reason is not None:
+                warnings.warn(f"replacing the cached {what} {npz_path}: {reason}", stacklevel=2)
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            write_file(npz_path, shared_npz.read_bytes())
+            write_file(json_path, shared_json.read_bytes())
+            if log is not None:
+                log(f"{what}: the one trained before on {dataset.name}, copied from {shared_dir} to {cache_dir}")
+            return shared
+    if reason is not None:
         warnings.warn(f"retraining the cached {what} {npz_path}: {reason}", stacklevel=2)
 
     if log is not None:
@@ -382,12 +401,32 @@ def get_classifier(
     }
     save_variables(variables, npz_path)
     write_file(json_path, json.dumps(report, indent=2) + "\n")
+    if shared_dir is not None:
+        try:
+            save_variables(variables, Path(shared_dir) / npz_path.name)
+            write_file(Path(shared_dir) / json_path.name, json.dumps(report, indent=2) + "\n")
+        except OSError as e:
+            warnings.warn(f"the {what} is cached in {cache_dir} only: {e}", stacklevel=2)
     if log is not None:
         log(
             f"{what}: held-out accuracy {report['accuracy']:.4f}, confident {report['confident']:.4f} "
             f"({report['seconds']:.0f} s)"
         )
     return variables, report
+
+
+def _read_cached(npz_path: Path, json_path: Path, settings: dict, fingerprint: str):
+    """``((variables, report), None)`` for a cached classifier of these settings and data; ``(None, reason)``
+    when the files are there but not usable (other settings or data, unreadable); ``(None, None)`` when absent."""
+    if not (npz_path.is_file() and json_path.is_file()):
+        return None, None
+    try:
+        report = json.loads(json_path.read_text())
+        if report.get("settings") == settings and report.get("dataset", {}).get("fingerprint") == fingerprint:
+            return (load_variables(npz_path), report), None
+        return None, "it was trained with other settings or data"
+    except Exception as e:  # noqa: BLE001 - a damaged cache (bad zip, bad JSON, ...) is retrained
+        return None, f"it cannot be read ({type(e).__name__}: {e})"
 
 
 __all__ = [

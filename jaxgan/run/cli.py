@@ -280,8 +280,9 @@ def _enable_compilation_cache() -> None:
     if path == "off":
         return
     if not path:
-        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-        path = os.path.join(base, "jaxgan", "xla")
+        from jaxgan.files import cache_home
+
+        path = str(cache_home() / "xla")
     import jax
 
     jax.config.update("jax_compilation_cache_dir", path)

@@ -92,10 +92,10 @@ def make_extractor(
             "the 'digits' features need a labelled image dataset to train the classifier on; "
             f"this run's data {exp.config.data!r} has none"
         )
-    from jaxgan.metrics.classifier_training import get_classifier
+    from jaxgan.run.pieces import run_classifier
     from jaxgan.run.writers import fingerprint
 
-    variables, _ = get_classifier(ds, Path(workdir) / CLASSIFIER_DIR, log=log)
+    variables, _ = run_classifier(ds, workdir, log=log)
     return features_lib.digits_extractor(variables, name=f"digits-{fingerprint(variables)[:8]}")
 
 

@@ -15,6 +15,7 @@ import jax
 
 from jaxgan import augment, conditioning, losses, penalties, remedies, train
 from jaxgan.data import toy
+from jaxgan.files import cache_home
 from jaxgan.models import adapters, mlp
 from jaxgan.parallel import bn_axis_name
 from jaxgan.run.config import Config, validate
@@ -79,7 +80,7 @@ def build(config: Config) -> Experiment:
         dataset = vision.load_data(c)
         check_channels(c, dataset.images.shape)
         data_shape = tuple(dataset.images.shape[1:])
-        cond = conditioning.from_config(c, dataset)
+        cond = conditioning.from_config(c, dataset, cache_dir=cache_home() / "kmeans")
         g_mod, d_mod = vision.build_modules(c, dataset, None if cond is None else cond.num_classes)
         from jaxgan.data.pipeline import Batcher
 

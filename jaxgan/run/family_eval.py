@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxgan.run.pieces import heldout_split, net_params
+from jaxgan.run.pieces import heldout_split, net_params, run_classifier
 from jaxgan.run.sampler import images_from_latents
 
 BATCH = 500
@@ -42,9 +42,8 @@ def _images(exp, state, z: np.ndarray) -> np.ndarray:
 
 def _classifier(exp, workdir: Path):
     from jaxgan.metrics.classifier import predict_proba
-    from jaxgan.metrics.classifier_training import get_classifier
 
-    variables, _ = get_classifier(exp.dataset, Path(workdir) / "classifier")
+    variables, _ = run_classifier(exp.dataset, workdir)
     return lambda images: np.argmax(predict_proba(variables, images), -1)
 
 

@@ -37,7 +37,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxgan.run.pieces import net_params
+from jaxgan.run.pieces import net_params, run_classifier
 
 BATCH = 250
 PSNR_CAP_DB = 100.0
@@ -140,11 +140,11 @@ def outputs(exp, state, n: int, seed: int = 0) -> np.ndarray:
 
 def _digit_classifier(exp, workdir: Path):
     """``(features_and_predictions, report)`` of the run's digit classifier, or ``(None, None)`` without labels."""
-    from jaxgan.metrics import classifier, classifier_training
+    from jaxgan.metrics import classifier
 
     if exp.dataset.labels is None:
         return None, None
-    variables, report = classifier_training.get_classifier(exp.dataset, workdir / "classifier")
+    variables, report = run_classifier(exp.dataset, workdir)
 
     def classify(images):
         feats, logits = classifier.features_and_logits(variables, images)
@@ -157,12 +157,12 @@ def _domain_classifier(exp, workdir: Path, domains: np.ndarray):
     """A classifier of the ``K`` domains of ``domains [K, m, h, w, c]`` (held-out real images): ``(predict,
     report)``, ``predict(images) -> [n]`` domain indices."""
     from jaxgan.data.images import ImageDataset
-    from jaxgan.metrics import classifier, classifier_training
+    from jaxgan.metrics import classifier
 
     k, m = domains.shape[:2]
     ds = ImageDataset(domains.reshape((k * m,) + domains.shape[2:]), np.repeat(np.arange(k, dtype=np.int32), m), k,
                       f"{exp.config.data} held-out domains")
-    variables, report = classifier_training.get_classifier(ds, workdir / "classifier", what="domain classifier")
+    variables, report = run_classifier(ds, workdir, what="domain classifier")
     return lambda images: np.argmax(classifier.predict_proba(variables, images), -1), report
 
 

@@ -171,10 +171,11 @@ def score_generator(exp, state, workdir: str | os.PathLike, n: int, *, seed: int
       The :func:`score_images` dict plus ``classifier_real_accuracy`` and ``classifier_real_confident``.
     """
     ds = exp.dataset
-    from jaxgan.metrics import classifier_training, digits
+    from jaxgan.metrics import digits
     from jaxgan.run import sampler
+    from jaxgan.run.pieces import run_classifier
 
-    variables, report = classifier_training.get_classifier(ds, Path(workdir) / "classifier")
+    variables, report = run_classifier(ds, workdir)
     cond = exp.conditioning
     labels, requested = None, None
     if cond is not None and cond.kind == "class":
