@@ -110,45 +110,21 @@ def _imported_modules(path: Path, modules: set[str]) -> set[str]:
 
 
 def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
-    """The strongly connected components of more than one module (Tarjan's algorithm, iterative)."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on_stack: set[str] = set()
-    found = []
-    for root in sorted(graph):
-        if root in index:
-            continue
-        work = [(root, iter(sorted(graph[root])))]
-        index[root] = low[root] = len(index)
-        stack.append(root)
-        on_stack.add(root)
-        while work:
-            node, edges = work[-1]
-            for nxt in edges:
-                if nxt not in index:
-                    index[nxt] = low[nxt] = len(index)
-                    stack.append(nxt)
-                    on_stack.add(nxt)
-                    work.append((nxt, iter(sorted(graph[nxt]))))
-                    break
-                if nxt in on_stack:
-                    low[node] = min(low[node], index[nxt])
-            else:
-                work.pop()
-                if work:
-                    low[work[-1][0]] = min(low[work[-1][0]], low[node])
-                if low[node] == index[node]:
-                    component = []
-                    while True:
-                        member = stack.pop()
-                        on_stack.discard(member)
-                        component.append(member)
-                        if member == node:
-                            break
-                    if len(component) > 1:
-                        found.append(sorted(component))
-    return found
+    """The strongly connected components of more than one module (scipy's ``connected_components``)."""
+    from scipy.sparse import lil_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    names = sorted(graph)
+    number = {name: i for i, name in enumerate(names)}
+    adjacency = lil_matrix((len(names), len(names)), dtype=bool)
+    for name, imported in graph.items():
+        for other in imported:
+            adjacency[number[name], number[other]] = True
+    _, component = connected_components(adjacency.tocsr(), directed=True, connection="strong")
+    groups: dict[int, list[str]] = {}
+    for name, c in zip(names, component, strict=True):
+        groups.setdefault(int(c), []).append(name)
+    return [group for group in groups.values() if len(group) > 1]
 
 
 def test_no_import_cycles_among_the_package_modules():

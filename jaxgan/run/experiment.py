@@ -19,6 +19,7 @@ from jaxgan.files import cache_home
 from jaxgan.models import adapters, mlp
 from jaxgan.parallel import bn_axis_name
 from jaxgan.run.config import Config, validate
+from jaxgan.run.family_config import TRANSLATION_FAMILIES
 from jaxgan.run.pieces import Experiment, check_channels, heldout_split, lr_schedule, optimizer, with_compute_dtype
 from jaxgan.run.task import ImageTask, ToyTask
 
@@ -29,7 +30,7 @@ PENALTIES: dict[str, Callable[[float], penalties.Penalty]] = {
     "r2": lambda gamma: penalties.r2_penalty(gamma=gamma),
     "drift": lambda epsilon: penalties.drift_penalty(epsilon=epsilon),  # ProGAN's 0.001 * E[D(x)^2]
 }
-TOY_DATA = ("ring", "grid", "gaussian_1d", "gaussian_2d")
+TOY_DATA = tuple(toy.TOY_DISTRIBUTIONS)
 
 
 def _toy_nets(c: Config, dim: int):
@@ -48,7 +49,7 @@ def _toy_nets(c: Config, dim: int):
 def build(config: Config) -> Experiment:
     """Validates ``config`` and builds its :class:`Experiment`; raises ValueError naming the bad field."""
     c = validate(config)
-    if c.family in ("pix2pix", "cyclegan", "stargan"):  # image-to-image translation: its own data and task
+    if c.family in TRANSLATION_FAMILIES:  # image-to-image translation: its own data and task
         from jaxgan.run.translation import build_translation
 
         return build_translation(c)

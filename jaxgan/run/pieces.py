@@ -237,7 +237,7 @@ def run_classifier(dataset, workdir, **kwargs):
     """``(variables, report)`` of the classifier of ``dataset`` that a run in ``workdir`` scores with
     (:func:`jaxgan.metrics.classifier_training.get_classifier`): kept in ``WORKDIR/classifier``, and shared between
     runs through ``classifiers/`` under :func:`jaxgan.files.cache_home`, so that the second run on the same data
-    copies it instead of training it again (2-3 minutes for MNIST on a 2-core CPU). ``kwargs``: ``log``, ``what``
+    copies it instead of training it again (156 s for MNIST on a 2-core CPU). ``kwargs``: ``log``, ``what``
     and training settings, passed on."""
     from pathlib import Path
 
